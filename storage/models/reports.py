@@ -1,0 +1,117 @@
+"""Reports, their photos and their append-only timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base, UTCDateTime, utcnow
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Counter(Base):
+    """Named sequences, e.g. the yearly tracking-code number."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_citizen_id_id", "citizen_id", "id"),
+        Index("ix_reports_agency_id_state", "agency_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    citizen_id: Mapped[int] = mapped_column(ID, ForeignKey("users.id"))
+    topic_id: Mapped[int] = mapped_column(ID, ForeignKey("topics.id"))
+    description: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(Text)
+    place_title: Mapped[str | None] = mapped_column(String(256))
+    commune_id: Mapped[int | None] = mapped_column(ID, ForeignKey("agencies.id"))
+    agency_id: Mapped[int] = mapped_column(ID, ForeignKey("agencies.id"))
+    route_kind: Mapped[str] = mapped_column(String(16))
+    identity_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    # Bumped by every transition; a transition applies only to the version it
+    # was decided on, so two concurrent presses cannot both take effect.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    receive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list[ReportPhoto]] = relationship(
+        back_populates="report",
+        order_by="ReportPhoto.position",
+        lazy="raise",
+        foreign_keys="ReportPhoto.report_id",
+    )
+
+
+class ReportPhoto(Base):
+    __tablename__ = "report_photos"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ID, ForeignKey("reports.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    # The content address of the bytes the citizen sent: the key for spotting
+    # a photo reused from another citizen's report (003 Art. 8.2).
+    original_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_key: Mapped[str] = mapped_column(String(160))
+    display_key: Mapped[str] = mapped_column(String(160))
+    telegram_file_id: Mapped[str | None] = mapped_column(String(256))
+    source_format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # Private evidence from the original's EXIF; never shown to other citizens.
+    captured_at: Mapped[str | None] = mapped_column(String(40))
+    gps_latitude: Mapped[float | None] = mapped_column(Float)
+    gps_longitude: Mapped[float | None] = mapped_column(Float)
+    camera: Mapped[str | None] = mapped_column(String(128))
+    reused_from_report_id: Mapped[int | None] = mapped_column(ID, ForeignKey("reports.id"))
+
+    report: Mapped[Report] = relationship(back_populates="photos", foreign_keys=[report_id])
+
+
+class ReportEvent(Base):
+    """One step of a report's history. Rows are only ever inserted."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ID, ForeignKey("reports.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(ID, ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    # Part of the public processing record (003 Art. 11.2) or internal only.
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(ReportEvent, "before_update")
+@event.listens_for(ReportEvent, "before_delete")
+def _timeline_is_append_only(_mapper, _connection, target: ReportEvent) -> None:
+    raise RuntimeError(f"report event {target.id} is part of an append-only timeline")
