@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file", type=Path)
     args = parser.parse_args(argv)
 
+    # The demo's output is its transcript; library chatter would bury it.
+    quiet_demo = args.command == "demo" and not args.verbose
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet_demo else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("httpx", "httpcore", "aiohttp.access"):

@@ -6,16 +6,16 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.i18n import translator
+from bot.i18n import N_, translator
 from bot.ordering import PerUserUpdateProcessor
 
 COMMANDS = (
-    ("report", "Send a report"),
-    ("myreports", "My reports"),
-    ("cancel", "Cancel what I am doing"),
-    ("language", "Language"),
-    ("help", "Help"),
-    ("start", "Register / my details"),
+    ("report", N_("Send a report")),
+    ("myreports", N_("My reports")),
+    ("cancel", N_("Cancel what I am doing")),
+    ("language", N_("Language")),
+    ("help", N_("Help")),
+    ("start", N_("Register / my details")),
 )
 
 
@@ -26,7 +26,11 @@ def build_application(settings: Settings, deps: Deps, *, rate_limit: bool = True
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_base_url)
         .concurrent_updates(PerUserUpdateProcessor())
-        .connection_pool_size(64)
+        .connection_pool_size(16)
+        # PTB confirms the last offset with one more getUpdates on shutdown;
+        # with a single polling connection that call waits for the cancelled
+        # long poll and times out.
+        .get_updates_connection_pool_size(2)
         .post_init(_post_init)
     )
     if rate_limit:

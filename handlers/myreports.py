@@ -1,6 +1,8 @@
 """/myreports: the citizen's own reports, page by page, and one report in full."""
 from __future__ import annotations
 
+import asyncio
+
 from telegram import InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -102,9 +104,12 @@ def detail_keyboard(detail: ReportDetail, _: Translator):
 
 async def _send_detail(message: Message, context: ContextTypes.DEFAULT_TYPE, detail: ReportDetail, _: Translator) -> None:
     deps = deps_of(context)
-    if detail.photos:
-        media = [InputMediaPhoto(deps.media.read(p.display_key)) for p in detail.photos]
-        await message.reply_media_group(media)
+    files = await asyncio.to_thread(lambda: [deps.media.read(p.display_key) for p in detail.photos])
+    # Telegram takes albums of 2 to 10 items; a single photo goes on its own.
+    if len(files) == 1:
+        await message.reply_photo(files[0])
+    elif files:
+        await message.reply_media_group([InputMediaPhoto(data) for data in files[:10]])
     await message.reply_text(detail_text(detail, _, deps.settings.zone), reply_markup=detail_keyboard(detail, _))
 
 

@@ -38,7 +38,7 @@ async def send_step_prompt(message: Message, step: OnboardingStep, _: Translator
         await message.reply_text(privacy_notice(_), reply_markup=consent_keyboard(_))
     elif step is OnboardingStep.NAME:
         await message.reply_text(
-            _("Please type your full name (họ và tên) as on your ID card."),
+            _("Please type your full name as on your ID card."),
             reply_markup=ReplyKeyboardRemove(),
         )
     elif step is OnboardingStep.PHONE:
@@ -46,8 +46,8 @@ async def send_step_prompt(message: Message, step: OnboardingStep, _: Translator
             _(
                 "Thank you, {name}. Now share your phone number with the button below, "
                 "so the agency can reach you. You may also type a Vietnamese number; "
-                "a typed number is marked as unverified."
-            , name=name or "",
+                "a typed number is marked as unverified.",
+                name=name or "",
             ),
             reply_markup=share_phone(_),
         )

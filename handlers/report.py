@@ -8,7 +8,7 @@ from telegram.ext import ContextTypes
 from bot import drafts, reports
 from bot.citizens import OnboardingStep, onboarding_step
 from bot.drafts import DraftContent, Problem, Step, Working
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.reports import SubmitProblem, Submitted
 from bot.routing import RouteKind
 from handlers.keyboards import TYPE_ADDRESS, inline, labels, main_menu, share_place
@@ -27,6 +27,15 @@ PHOTOS_CLEAR = "ph:clear"
 PRIVATE = "pv:0"
 PUBLIC = "pv:1"
 EDIT = "ed:"
+
+DESCRIBE_PROMPT = N_(
+    "Describe what happened, in your own words: what, when, and who is affected "
+    "({min} to {max} characters)."
+)
+PLACE_PROMPT = N_(
+    "Where is it? Press the button to send your current location, or send another "
+    "place with 📎 → Location. If you cannot share a location, type the address."
+)
 
 
 async def topic_keyboard(session, _: Translator):
@@ -131,8 +140,7 @@ async def prompt(message: Message, context: ContextTypes.DEFAULT_TYPE, working: 
         limits = deps.draft_limits
         await message.reply_text(
             _(
-                "Describe what happened, in your own words: what, when, and who is affected "
-                "({min} to {max} characters).",
+                DESCRIBE_PROMPT,
                 min=limits.description_min,
                 max=limits.description_max,
             ),
@@ -140,10 +148,7 @@ async def prompt(message: Message, context: ContextTypes.DEFAULT_TYPE, working: 
         )
     elif step is Step.PLACE:
         await message.reply_text(
-            _(
-                "Where is it? Press the button to send your current location, or send another "
-                "place with 📎 → Location. If you cannot share a location, type the address."
-            ),
+            _(PLACE_PROMPT),
             reply_markup=share_place(_),
         )
     elif step is Step.PHOTOS:
@@ -155,7 +160,7 @@ async def prompt(message: Message, context: ContextTypes.DEFAULT_TYPE, working: 
                 "internet and not edited. Press “Done” when finished.",
                 max=deps.draft_limits.max_photos,
             )
-            + ("\n" + _("You have {count} photo(s) so far.", count=count) if count else ""),
+            + ("\n" + _.ngettext("You have {n} photo so far.", "You have {n} photos so far.", count) if count else ""),
             reply_markup=photos_keyboard(_, count),
         )
     elif step is Step.PRIVACY:
@@ -324,7 +329,7 @@ def discarded_text(content: DraftContent, _: Translator) -> str:
     if content.has_place:
         parts.append(_("the place"))
     if content.photos:
-        parts.append(_("{n} photo(s)", n=len(content.photos)))
+        parts.append(_.ngettext("{n} photo", "{n} photos", len(content.photos)))
     if not parts:
         return _("Report cancelled. Nothing had been entered yet.")
     return _("Report cancelled. Discarded: {parts}. Nothing was sent.", parts=", ".join(parts))

@@ -31,6 +31,8 @@ from storage.models.base import Base
 
 POSTGRES_URL_ENV = "CONGDAN_TEST_POSTGRES_URL"
 
+pytest_plugins = ["tests.e2e_fixtures"]
+
 
 def run_outside_loop(coro) -> None:
     """Run a coroutine to completion from sync code that may sit inside a running loop.

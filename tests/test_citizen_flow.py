@@ -1,0 +1,401 @@
+"""The citizen's flow end to end: the real bot, driven through the Bot API emulator."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.emulator import BotApiEmulator
+from bot.i18n import translator
+from bot.routing import RouteKind
+from bot.sandbox import Sandbox, running_bot
+from bot.workflow import State
+from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
+from tests import images
+from handlers.report import DESCRIBE_PROMPT
+from tests.citizen import IN_WARD, Citizen
+from tests.test_routing import EAST_OF_XA_08, FOREST
+from bot.sandbox import province_file
+
+VI = translator("vi")
+EN = translator("en")
+
+
+async def _one(sandbox: Sandbox, query):
+    async with sandbox.deps.sessions() as session:
+        return (await session.execute(query)).scalars().all()
+
+
+async def test_onboarding_with_contact(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    lan = Citizen(emu)
+    await lan.register()
+    [user] = await _one(sandbox, select(User))
+    assert user.full_name == "Nguyễn Thị Lan"
+    assert user.phone == "+84912345678" and user.phone_verified
+    assert user.consent_at is not None and user.language == "vi"
+    # The privacy notice says what is stored and that identity may stay private.
+    assert lan.chat.bot_messages[1].content == VI(
+        "Before you send reports, please read how your information is used.\n\n"
+        "• We store your full name, phone number, your reports, their photos and "
+        "places, and the history of how each report is handled.\n"
+        "• The agency handling your report sees your name and phone so it can "
+        "contact you. Other people see the report and its handling record, and "
+        "your name only if you choose to make it public.\n"
+        "• Each report lets you keep your identity private; private is the default.\n"
+        "• Photos are published without their hidden data (place, camera, time); "
+        "the originals are kept as evidence for the agency only.\n\n"
+        "Do you agree?"
+    )
+
+
+async def test_typed_phone_is_unverified_and_bad_numbers_are_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.chat.send_text("/start")
+    notice = await c.expect_buttons(VI("✅ I agree"))
+    await c.chat.press(notice, VI("✅ I agree"))
+    await c.expect(VI("Please type your full name as on your ID card."))
+    await c.chat.send_text("Lan 123")
+    await c.expect(VI("A name has letters only, without digits or symbols. Please type your full name."))
+    await c.chat.send_text("Trần Văn Bình")
+    await c.chat.expect(lambda m: m.keyboard is not None and not m.has_inline_keyboard)
+    await c.chat.send_contact("+84987654321", own=False, user_id=999)
+    await c.expect(VI("Please share your own phone number with the button, not someone else's contact."))
+    await c.chat.send_text("12345")
+    await c.expect(VI(
+        "That is not a valid Vietnamese phone number. Type it like 0912 345 678 "
+        "or +84 912 345 678, or press the button to share your number."
+    ))
+    await c.chat.send_text("0912 345 678")
+    done = await c.expect(VI("Registration complete. Thank you, {name}!", name="Trần Văn Bình")[:20])
+    assert VI("Your typed number is marked as unverified.") in done.content
+    [user] = await _one(sandbox, select(User))
+    assert user.phone == "+84912345678" and not user.phone_verified
+
+
+async def test_declining_says_what_remains_and_takes_no_report(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.chat.send_text("/start")
+    notice = await c.expect_buttons(VI("✖️ I do not agree"))
+    await c.chat.press(notice, VI("✖️ I do not agree"))
+    said = await c.expect("/help")
+    assert "/start" in said.content and "/language" in said.content
+    await c.chat.send_text("/report")
+    await c.expect_buttons(VI("✅ I agree"))
+    assert await _one(sandbox, select(Draft)) == []
+
+
+async def test_full_report_with_location_and_album(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    lan = Citizen(emu)
+    await lan.register()
+    code = await lan.full_report([images.jpeg(seed=1, exif_datetime="2026:11:20 08:15:00", gps=(22.57, 106.07)), images.jpeg(seed=2)])
+    year = datetime.now().year
+    assert code == f"PA-{year}-000001"
+    [report] = await _one(sandbox, select(Report))
+    assert report.state == State.SUBMITTED and report.route_kind == RouteKind.POLYGON
+    assert (report.latitude, report.longitude) == IN_WARD
+    assert not report.identity_public
+    assert report.receive_due_at is not None and report.receive_due_at > report.submitted_at
+    [agency] = await _one(sandbox, select(Agency).where(Agency.id == report.agency_id))
+    assert agency.code == "XA-01"
+    photos = await _one(sandbox, select(ReportPhoto).order_by(ReportPhoto.position))
+    assert len(photos) == 2 and all(p.reused_from_report_id is None for p in photos)
+    # The EXIF of the original is kept as private evidence; the display copy has none.
+    assert photos[0].captured_at.startswith("2026-11-20T08:15") and photos[0].gps_latitude == pytest.approx(22.57, abs=1e-4)
+    display = sandbox.deps.media.read(photos[0].display_key)
+    from PIL import Image
+    import io
+    assert not Image.open(io.BytesIO(display)).getexif()
+    [event] = await _one(sandbox, select(ReportEvent))
+    assert event.kind == "submit" and event.to_state == State.SUBMITTED and event.public
+    assert await _one(sandbox, select(Draft)) == []
+    # The album was acknowledged once, not once per photo.
+    assert sum("📷" in m.content for m in lan.chat.bot_messages) == 1
+    done = lan.chat.last_bot_message
+    assert agency.name_vi in done.content and code in done.content
+
+
+async def test_typed_address_instead_of_location(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.chat.press_keyboard(VI("✍️ Type the address instead"))
+    await c.expect(VI("Type the address: house number, street, village or quarter, commune or ward."))
+    await c.chat.send_text("ngõ")
+    await c.expect(VI("The address is too short. Please type at least {min} characters: street, village, commune.", min=10))
+    agency = province_commune(sandbox, 1)
+    await c.chat.send_text(f"Số 5 ngõ 12, {agency}")
+    ack = await c.send_photos([images.jpeg(seed=3)])
+    summary = await c.keep_private(await c.done_with_photos(ack))
+    assert f"Số 5 ngõ 12, {agency}" in summary.content
+    await c.submit(summary)
+    [report] = await _one(sandbox, select(Report))
+    assert report.latitude is None and report.address == f"Số 5 ngõ 12, {agency}"
+    assert report.route_kind == RouteKind.ADDRESS
+
+
+def province_commune(sandbox: Sandbox, index: int) -> str:
+    from storage.models.province import AgencyKind
+
+    communes = [a for a in province_file().agencies if a.kind == AgencyKind.COMMUNE]
+    return communes[index].name_vi
+
+
+async def test_every_wrong_input_gets_a_prompt(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    # Topic step: text instead of a button.
+    await c.chat.send_text("giao thông")
+    await c.expect(VI("Please choose a topic with the buttons."))
+    await c.choose_topic(topics)
+    # Description step: a sticker, a voice note, a photo, too short, far too long.
+    await c.chat.send_sticker()
+    await c.expect(VI("Please describe the problem in a text message."))
+    await c.chat.send_voice()
+    await c.expect(VI("Please describe the problem in a text message."))
+    await c.chat.send_photo(images.jpeg(seed=4))
+    await c.expect(VI("Please describe the problem in a text message."))
+    await c.chat.send_text("ổ gà")
+    await c.expect(VI(
+        "The description is too short ({n} characters). Please write at least {min} characters "
+        "so the agency understands what happened.",
+        n=4,
+        min=20,
+    ))
+    await c.chat.send_text("x" * 4096)
+    too_long = await c.expect(VI(
+        "The description is too long ({n} characters). Please keep it under {max} characters; "
+        "your photos can show the rest.",
+        n=4096,
+        max=2000,
+    ))
+    assert "4096" in too_long.content and len(too_long.content) < 500
+    await c.describe()
+    # Place step: a sticker and a photo.
+    await c.chat.send_sticker()
+    await c.expect(VI("Please send a location, or type the address as text."))
+    await c.chat.send_photo(images.jpeg(seed=5))
+    await c.expect(VI("Please send a location, or type the address as text."))
+    await c.locate()
+    # Photos step: text, a voice note, and "done" with no photo.
+    await c.chat.send_text("xong")
+    await c.expect(VI("Please send photos (as photos or image files), or press “Done”."))
+    await c.chat.send_voice()
+    await c.expect(VI("Please send photos (as photos or image files), or press “Done”."))
+    prompt = await c.expect_buttons(VI("✅ Done with photos"))
+    await c.chat.press(prompt, VI("✅ Done with photos"))
+    await c.expect(VI("Please send at least one photo first."))
+    ack = await c.send_photos([images.jpeg(seed=6)])
+    question = await c.done_with_photos(ack)
+    # Privacy step: text instead of a button.
+    await c.chat.send_text("riêng tư")
+    await c.expect(VI("Please choose with the buttons whether your name is shown."))
+    summary = await c.keep_private(question)
+    # Summary: a location instead of a button.
+    await c.chat.send_location(*IN_WARD)
+    await c.expect(VI("Please use the buttons under the summary to change or submit your report."))
+    await c.submit(summary)
+    assert len(await _one(sandbox, select(Report))) == 1
+
+
+async def test_unknown_button_is_answered(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    # The topic keyboard is gone after the choice; a press with data the bot
+    # does not know (an old client, a forged update) is answered clearly.
+    press = await c.chat.press_stale(topics, "zz:nonsense")
+    answer = await press.answer()
+    assert answer.text == VI("That button is no longer active.") and answer.show_alert
+    # A known kind of button from a step already passed is refused too, and the current step asked again.
+    await c.chat.press_stale(topics, "tp:traffic_safety")
+    await c.expect(VI("That button is no longer active."))
+    await c.expect(VI(DESCRIBE_PROMPT, min=20, max=2000))
+
+
+async def test_withdraw_before_it_is_received(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    code = await c.full_report([images.jpeg(seed=7)])
+    await c.chat.send_text("/myreports")
+    listing = await c.chat.expect(lambda m: any(code in b for b in m.buttons))
+    await c.chat.press(listing, next(b for b in listing.buttons if code in b))
+    detail = await c.expect_buttons(VI("↩️ Withdraw this report"))
+    assert code in detail.content and VI("⏳ waiting to be received") in detail.content
+    await c.chat.press(detail, VI("↩️ Withdraw this report"))
+    sure = await c.expect_buttons(VI("Yes, withdraw it"))
+    await c.chat.press(sure, VI("Yes, withdraw it"))
+    await c.expect(VI("Report {code} has been withdrawn.", code=code))
+    [report] = await _one(sandbox, select(Report))
+    assert report.state == State.WITHDRAWN and report.version == 2
+    events = await _one(sandbox, select(ReportEvent).order_by(ReportEvent.id))
+    assert [e.kind for e in events] == ["submit", "withdraw"]
+    # Opened again, the report offers no withdrawal any more.
+    await c.chat.press(listing, next(b for b in listing.buttons if code in b))
+    again = await c.expect(VI("↩️ withdrawn"))
+    assert VI("↩️ Withdraw this report") not in again.buttons
+
+
+async def test_myreports_pages(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    codes = [await c.full_report([images.jpeg(seed=10 + i)]) for i in range(7)]
+    await c.chat.send_text("/myreports")
+    first = await c.expect_buttons(VI("Older ▶️"))
+    assert [b.split(" · ")[0] for b in first.buttons[:5]] == codes[::-1][:5]
+    assert VI("◀️ Newer") not in first.buttons
+    await c.chat.press(first, VI("Older ▶️"))
+    second = await c.chat.expect(lambda m: m.message_id == first.message_id and VI("◀️ Newer") in m.buttons)
+    assert [b.split(" · ")[0] for b in second.buttons[:2]] == codes[::-1][5:]
+    assert VI("Older ▶️") not in second.buttons
+
+
+async def test_english_speaker_and_language_switch(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    john = Citizen(emu, "John", "Smith", language="en", phone="+84901234567")
+    await john.register()
+    assert john.chat.bot_messages[0].content.startswith("Hello!")
+    code = await john.full_report([images.jpeg(seed=20)])
+    assert EN("✅ Your report has been sent.") in john.chat.last_bot_message.content and code
+    await john.chat.send_text("/language")
+    choice = await john.expect_buttons("🇻🇳 Tiếng Việt")
+    await john.chat.press(choice, "🇻🇳 Tiếng Việt")
+    await john.expect(VI("Language changed to English."))
+    john.use_language("vi")
+    await john.chat.send_text("/help")
+    helped = await john.expect("/report")
+    assert helped.content == VI(
+        "This bot takes reports about problems in public life and passes them to the "
+        "responsible agency of the province.\n\n"
+        "/report — send a report with photos and the place\n"
+        "/myreports — follow your reports, withdraw one not yet received\n"
+        "/cancel — leave what you are doing\n"
+        "/language — Tiếng Việt or English\n"
+        "/start — register or see your details\n\n"
+        "Not taken here: complaints and denunciations, disputes between people, "
+        "and anything secret. In an emergency call 113 (police), 114 (fire) or 115 (ambulance)."
+    )
+    [user] = await _one(sandbox, select(User))
+    assert user.language == "vi" and user.language_chosen
+
+
+async def test_draft_survives_a_restart(emu: BotApiEmulator, settings, database_url: str) -> None:
+    c = Citizen(emu)
+    async with running_bot(emu, settings):
+        await c.register()
+        topics = await c.begin_report()
+        await c.choose_topic(topics)
+        await c.describe()
+    # A new Application on the same database: the citizen goes on where they were.
+    async with running_bot(emu, settings) as again:
+        await c.locate()
+        ack = await c.send_photos([images.jpeg(seed=30)])
+        summary = await c.keep_private(await c.done_with_photos(ack))
+        await c.submit(summary)
+        [report] = await _one(again, select(Report))
+        assert report.description.startswith("Rác thải")
+
+
+async def test_cancel_says_what_was_discarded(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.locate()
+    await c.send_photos([images.jpeg(seed=31)])
+    await c.chat.send_text("/cancel")
+    said = await c.expect(VI("Report cancelled. Discarded: {parts}. Nothing was sent.", parts="")[:20])
+    for part in (VI("the topic"), VI("the description"), VI("the place"), VI.ngettext("{n} photo", "{n} photos", 1)):
+        assert part in said.content
+    assert await _one(sandbox, select(Draft)) == []
+    await c.chat.send_text("/cancel")
+    await c.expect(VI("There is nothing to cancel."))
+
+
+async def test_complaints_are_explained_not_taken(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.chat.press(topics, VI("⚖️ A complaint or denunciation?"))
+    said = await c.expect("Ban Tiếp công dân")
+    assert said.content.startswith("Khiếu nại về quyết định hành chính")
+    await c.expect_buttons(VI("⚖️ A complaint or denunciation?"))
+
+
+@pytest.mark.parametrize(
+    ("where", "kind", "agency_code"),
+    [
+        (IN_WARD, RouteKind.POLYGON, "XA-01"),
+        (EAST_OF_XA_08, RouteKind.NEAREST, "XA-08"),
+        (FOREST, RouteKind.DEFAULT, None),
+    ],
+    ids=["polygon", "nearest", "default"],
+)
+async def test_routing_by_place(sandbox: Sandbox, emu: BotApiEmulator, where, kind, agency_code) -> None:
+    lat, lon = where
+    c = Citizen(emu)
+    await c.register()
+    await c.full_report([images.jpeg(seed=40)], where=(lat, lon))
+    [report] = await _one(sandbox, select(Report))
+    assert report.route_kind == kind
+    [agency] = await _one(sandbox, select(Agency).where(Agency.id == report.agency_id))
+    assert agency.code == (agency_code or province_file().default_agency)
+
+
+async def test_place_outside_the_province_is_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.chat.send_location(21.0285, 105.8542)  # Hà Nội
+    await c.expect(VI(
+        "This place is outside the province, so no agency here can handle it. "
+        "Please send a place inside the province, or type the address."
+    ))
+    await c.locate()  # and a place inside is then taken
+
+
+async def test_a_photo_from_another_citizens_report_is_flagged(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    photo = images.jpeg(seed=50)
+    a = Citizen(emu, "An", "Lê", phone="+84911111111")
+    await a.register()
+    await a.full_report([photo])
+    b = Citizen(emu, "Bình", "Phạm", phone="+84922222222")
+    await b.register()
+    await b.full_report([photo, images.jpeg(seed=51)])
+    assert VI("Note: {n} of your photos already appear in another person's report; the agency will see this.", n=1) in b.chat.last_bot_message.content
+    first, second = await _one(sandbox, select(Report).order_by(Report.id))
+    flagged = await _one(sandbox, select(ReportPhoto).where(ReportPhoto.report_id == second.id).order_by(ReportPhoto.position))
+    assert flagged[0].reused_from_report_id == first.id and flagged[1].reused_from_report_id is None
+    # Stored once: both reports point at the same content-addressed files.
+    [original] = await _one(sandbox, select(ReportPhoto).where(ReportPhoto.report_id == first.id))
+    assert original.original_key == flagged[0].original_key
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_photo_bytes": 200_000}])
+async def test_bombs_fakes_and_oversize_files_are_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.locate()
+    await c.chat.send_document(images.bomb_png(), file_name="anh.png", mime_type="image/png")
+    await c.expect(VI("This image is far too large in pixels to be a photo. Please send a normal photo."))
+    await c.chat.send_document(images.not_an_image(), file_name="anh.jpg", mime_type="image/jpeg")
+    await c.expect(VI("This file is not a picture. Please send a photo (JPEG, PNG or WebP)."))
+    await c.chat.send_document(images.truncated_jpeg(), file_name="anh.jpg", mime_type="image/jpeg")
+    await c.expect(VI("This photo arrived damaged or incomplete. Please send it again."))
+    await c.chat.send_document(images.oversize_jpeg(300_000), file_name="lon.jpg", mime_type="image/jpeg")
+    await c.expect(VI("This file is too large. A photo may be at most {mb} MB. Please send a smaller photo.", mb=0.2))
+    await c.chat.send_document(images.png(seed=1), file_name="ok.png", mime_type="image/png")
+    ack = await c.expect("📷")
+    assert ack.content == VI("📷 {count} of at most {max} photos received. Send more, or press “Done”.", count=1, max=6)
+    async with sandbox.deps.sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(Draft))
+    assert count == 1
