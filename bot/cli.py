@@ -90,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     if args.command == "run":
-        asyncio.run(_run(_settings(require_token=True)))
+        from storage.schema import SchemaNotCurrent
+
+        try:
+            asyncio.run(_run(_settings(require_token=True)))
+        except SchemaNotCurrent as exc:
+            print(exc, file=sys.stderr)
+            return 2
     elif args.command == "demo":
         from bot.demo import run_demo
 

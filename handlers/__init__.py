@@ -1,9 +1,11 @@
 """Telegram update handlers: parse, authorise, call a service, render."""
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from handlers import errors, myreports, onboarding, private, report, settings
+from handlers.scope import user_scope
 
 
 def register(app: Application) -> None:
@@ -24,11 +26,10 @@ def register(app: Application) -> None:
     app.add_error_handler(errors.on_error)
 
 
-async def on_stale_button(update, context) -> None:
+async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button from a message the bot no longer understands (old version, forged data)."""
-    from handlers.scope import user_scope
-
     query = update.callback_query
+    assert query is not None
     async with user_scope(update, context) as s:
         _ = s._
     await query.answer(_("That button is no longer active."), show_alert=True)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from telegram import Message, ReplyKeyboardRemove, Update
+from telegram import CallbackQuery, Message, ReplyKeyboardRemove, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import drafts, reports
@@ -299,9 +300,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await prompt(message, context, working, _)
 
 
-async def _drop_keyboard(query) -> None:
-    from telegram.error import BadRequest
-
+async def _drop_keyboard(query: CallbackQuery) -> None:
     try:
         await query.edit_message_reply_markup(reply_markup=None)
     except BadRequest:

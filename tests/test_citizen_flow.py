@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from bot.drafts import DraftContent
 from bot.emulator import BotApiEmulator
 from bot.i18n import translator
 from bot.routing import RouteKind
@@ -13,7 +14,7 @@ from bot.sandbox import Sandbox, running_bot
 from bot.workflow import State
 from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
 from tests import images
-from handlers.report import DESCRIBE_PROMPT
+from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
 from tests.citizen import IN_WARD, Citizen
 from tests.test_routing import EAST_OF_XA_08, FOREST
 from bot.sandbox import province_file
@@ -399,3 +400,68 @@ async def test_bombs_fakes_and_oversize_files_are_refused(sandbox: Sandbox, emu:
     async with sandbox.deps.sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Draft))
     assert count == 1
+
+
+async def test_edit_any_part_from_the_summary(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.chat.send_venue(22.57, 106.07, title="Chợ Hòa Bình", address="Đường Lê Lợi")
+    ack_prompt = await c.expect_buttons(VI("✅ Done with photos"))
+    assert ack_prompt
+    ack = await c.send_photos([images.jpeg(seed=60)])
+    summary = await c.keep_private(await c.done_with_photos(ack))
+    assert "Chợ Hòa Bình" in summary.content and "Đường Lê Lợi" in summary.content
+
+    # The description: the new text replaces the old and the summary comes straight back.
+    await c.chat.press(summary, VI("✏️ Description"))
+    await c.expect(VI(DESCRIBE_PROMPT, min=20, max=2000))
+    await c.chat.send_text("Cống thoát nước bị vỡ, nước thải tràn ra vỉa hè trước chợ.")
+    summary = await c.expect_buttons(VI("📨 Submit"))
+    assert "Cống thoát nước bị vỡ" in summary.content and "Rác thải" not in summary.content
+
+    # The photos: remove them all, send two others, done.
+    await c.chat.press(summary, VI("✏️ Photos"))
+    photos_prompt = await c.expect_buttons(VI("🗑 Remove all photos"))
+    await c.chat.press(photos_prompt, VI("🗑 Remove all photos"))
+    await c.expect_buttons(VI("✅ Done with photos"))
+    ack = await c.send_photos([images.jpeg(seed=61), images.jpeg(seed=62)])
+    await c.chat.press(ack, VI("✅ Done with photos"))
+    summary = await c.expect_buttons(VI("📨 Submit"))
+
+    # The privacy choice and the topic.
+    await c.chat.press(summary, VI("✏️ Name shown or private"))
+    question = await c.expect_buttons(VI("👤 Show my name publicly"))
+    await c.chat.press(question, VI("👤 Show my name publicly"))
+    summary = await c.expect_buttons(VI("📨 Submit"))
+    await c.chat.press(summary, VI("✏️ Topic"))
+    topics = await c.expect_buttons(VI("⚖️ A complaint or denunciation?"))
+    await c.chat.press(topics, topics.buttons[2])
+    summary = await c.expect_buttons(VI("📨 Submit"))
+    assert topics.buttons[2] in summary.content
+    await c.submit(summary)
+
+    [report] = await _one(sandbox, select(Report))
+    assert report.description.startswith("Cống thoát nước") and report.identity_public
+    assert report.place_title == "Chợ Hòa Bình" and report.address == "Đường Lê Lợi"
+    assert len(await _one(sandbox, select(ReportPhoto))) == 2
+
+
+async def test_resume_or_start_over_an_unfinished_report(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    c = Citizen(emu)
+    await c.register()
+    topics = await c.begin_report()
+    await c.choose_topic(topics)
+    await c.describe()
+    await c.chat.send_text("/report")
+    choice = await c.expect_buttons(VI("▶️ Continue"))
+    await c.chat.press(choice, VI("▶️ Continue"))
+    await c.expect(VI(PLACE_PROMPT))
+    await c.chat.send_text(VI("📝 Send a report"))
+    choice = await c.expect_buttons(VI("🆕 Start over"))
+    await c.chat.press(choice, VI("🆕 Start over"))
+    await c.expect_buttons(VI("⚖️ A complaint or denunciation?"))
+    [draft] = await _one(sandbox, select(Draft))
+    assert draft.step == "topic" and DraftContent.from_dict(draft.data) == DraftContent()
