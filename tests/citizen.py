@@ -61,6 +61,12 @@ class Citizen:
         await self.chat.send_text(text)
         return await self.expect(self._(PLACE_PROMPT))
 
+    async def reach_place(self) -> MessageView:
+        """Start a report and answer topic and description: the bot now asks where."""
+        topics = await self.begin_report()
+        await self.choose_topic(topics)
+        return await self.describe()
+
     async def locate(self, lat: float = IN_WARD[0], lon: float = IN_WARD[1]) -> MessageView:
         await self.chat.send_location(lat, lon)
         return await self.expect_buttons(self._("✅ Done with photos"))

@@ -119,9 +119,7 @@ async def test_full_report_with_location_and_album(sandbox: Sandbox, emu: BotApi
 async def test_typed_address_instead_of_location(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.chat.press_keyboard(VI("✍️ Type the address instead"))
     await c.expect(VI("Type the address: house number, street, village or quarter, commune or ward."))
     await c.chat.send_text("ngõ")
@@ -303,9 +301,7 @@ async def test_draft_survives_a_restart(emu: BotApiEmulator, settings, database_
 async def test_cancel_says_what_was_discarded(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.locate()
     await c.send_photos([images.jpeg(seed=31)])
     await c.chat.send_text("/cancel")
@@ -350,9 +346,7 @@ async def test_routing_by_place(sandbox: Sandbox, emu: BotApiEmulator, where, ki
 async def test_place_outside_the_province_is_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.chat.send_location(21.0285, 105.8542)  # Hà Nội
     await c.expect(VI(
         "This place is outside the province, so no agency here can handle it. "
@@ -382,9 +376,7 @@ async def test_a_photo_from_another_citizens_report_is_flagged(sandbox: Sandbox,
 async def test_bombs_fakes_and_oversize_files_are_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.locate()
     await c.chat.send_document(images.bomb_png(), file_name="anh.png", mime_type="image/png")
     await c.expect(VI("This image is far too large in pixels to be a photo. Please send a normal photo."))
@@ -405,9 +397,7 @@ async def test_bombs_fakes_and_oversize_files_are_refused(sandbox: Sandbox, emu:
 async def test_edit_any_part_from_the_summary(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.chat.send_venue(22.57, 106.07, title="Chợ Hòa Bình", address="Đường Lê Lợi")
     ack_prompt = await c.expect_buttons(VI("✅ Done with photos"))
     assert ack_prompt
@@ -452,9 +442,7 @@ async def test_edit_any_part_from_the_summary(sandbox: Sandbox, emu: BotApiEmula
 async def test_resume_or_start_over_an_unfinished_report(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     c = Citizen(emu)
     await c.register()
-    topics = await c.begin_report()
-    await c.choose_topic(topics)
-    await c.describe()
+    await c.reach_place()
     await c.chat.send_text("/report")
     choice = await c.expect_buttons(VI("▶️ Continue"))
     await c.chat.press(choice, VI("▶️ Continue"))
