@@ -6,7 +6,7 @@ from telegram.ext import ContextTypes
 
 from bot import citizens
 from bot.citizens import OnboardingStep
-from bot.i18n import translator
+from bot.i18n import N_, translator
 from handlers.keyboards import inline, main_menu
 from handlers.scope import user_scope
 
@@ -48,17 +48,17 @@ async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with user_scope(update, context) as s:
         _ = s._
         registered = citizens.onboarding_step(s.user) is OnboardingStep.DONE
-    await message.reply_text(
-        _(
-            "This bot takes reports about problems in public life and passes them to the "
-            "responsible agency of the province.\n\n"
-            "/report — send a report with photos and the place\n"
-            "/myreports — follow your reports, withdraw one not yet received\n"
-            "/cancel — leave what you are doing\n"
-            "/language — Tiếng Việt or English\n"
-            "/start — register or see your details\n\n"
-            "Not taken here: complaints and denunciations, disputes between people, "
-            "and anything secret. In an emergency call 113 (police), 114 (fire) or 115 (ambulance)."
-        ),
-        reply_markup=main_menu(_) if registered else None,
-    )
+    await message.reply_text(_(HELP), reply_markup=main_menu(_) if registered else None)
+
+
+HELP = N_(
+    "This bot takes reports about problems in public life and passes them to the "
+    "responsible agency of the province.\n\n"
+    "/report — send a report with photos and the place\n"
+    "/myreports — follow your reports, withdraw one not yet received\n"
+    "/cancel — leave what you are doing\n"
+    "/language — Tiếng Việt or English\n"
+    "/start — register or see your details\n\n"
+    "Not taken here: complaints and denunciations, disputes between people, "
+    "and anything secret. In an emergency call 113 (police), 114 (fire) or 115 (ambulance)."
+)

@@ -10,14 +10,15 @@ from bot.drafts import DraftContent
 from bot.emulator import BotApiEmulator
 from bot.i18n import translator
 from bot.routing import RouteKind
-from bot.sandbox import Sandbox, running_bot
+from bot.sandbox import Sandbox, province_file, running_bot
 from bot.workflow import State
+from handlers.onboarding import privacy_notice
+from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
+from handlers.settings import HELP
 from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
 from tests import images
-from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
 from tests.citizen import IN_WARD, Citizen
 from tests.test_routing import EAST_OF_XA_08, FOREST
-from bot.sandbox import province_file
 
 VI = translator("vi")
 EN = translator("en")
@@ -36,18 +37,7 @@ async def test_onboarding_with_contact(sandbox: Sandbox, emu: BotApiEmulator) ->
     assert user.phone == "+84912345678" and user.phone_verified
     assert user.consent_at is not None and user.language == "vi"
     # The privacy notice says what is stored and that identity may stay private.
-    assert lan.chat.bot_messages[1].content == VI(
-        "Before you send reports, please read how your information is used.\n\n"
-        "• We store your full name, phone number, your reports, their photos and "
-        "places, and the history of how each report is handled.\n"
-        "• The agency handling your report sees your name and phone so it can "
-        "contact you. Other people see the report and its handling record, and "
-        "your name only if you choose to make it public.\n"
-        "• Each report lets you keep your identity private; private is the default.\n"
-        "• Photos are published without their hidden data (place, camera, time); "
-        "the originals are kept as evidence for the agency only.\n\n"
-        "Do you agree?"
-    )
+    assert lan.chat.bot_messages[1].content == privacy_notice(VI)
 
 
 async def test_typed_phone_is_unverified_and_bad_numbers_are_refused(sandbox: Sandbox, emu: BotApiEmulator) -> None:
@@ -104,8 +94,9 @@ async def test_full_report_with_location_and_album(sandbox: Sandbox, emu: BotApi
     # The EXIF of the original is kept as private evidence; the display copy has none.
     assert photos[0].captured_at.startswith("2026-11-20T08:15") and photos[0].gps_latitude == pytest.approx(22.57, abs=1e-4)
     display = sandbox.deps.media.read(photos[0].display_key)
-    from PIL import Image
     import io
+
+    from PIL import Image
     assert not Image.open(io.BytesIO(display)).getexif()
     [event] = await _one(sandbox, select(ReportEvent))
     assert event.kind == "submit" and event.to_state == State.SUBMITTED and event.public
@@ -266,17 +257,7 @@ async def test_english_speaker_and_language_switch(sandbox: Sandbox, emu: BotApi
     john.use_language("vi")
     await john.chat.send_text("/help")
     helped = await john.expect("/report")
-    assert helped.content == VI(
-        "This bot takes reports about problems in public life and passes them to the "
-        "responsible agency of the province.\n\n"
-        "/report — send a report with photos and the place\n"
-        "/myreports — follow your reports, withdraw one not yet received\n"
-        "/cancel — leave what you are doing\n"
-        "/language — Tiếng Việt or English\n"
-        "/start — register or see your details\n\n"
-        "Not taken here: complaints and denunciations, disputes between people, "
-        "and anything secret. In an emergency call 113 (police), 114 (fire) or 115 (ambulance)."
-    )
+    assert helped.content == VI(HELP)
     [user] = await _one(sandbox, select(User))
     assert user.language == "vi" and user.language_chosen
 

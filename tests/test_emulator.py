@@ -48,13 +48,6 @@ def jpeg(width: int = 800, height: int = 600, color: str = "red") -> bytes:
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator() as emulator:
-        yield emulator
-    assert emulator.internal_errors == []
-
-
-@pytest.fixture
 async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
     async with Bot(emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url) as client:
         yield client
