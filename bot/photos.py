@@ -31,6 +31,7 @@ import enum
 import hashlib
 import io
 import math
+import numbers
 import re
 import struct
 from collections.abc import Mapping
@@ -169,7 +170,7 @@ def process_photo(data: bytes, limits: PhotoLimits = PhotoLimits()) -> Processed
     if len(data) > limits.max_bytes:
         raise PhotoRejected(PhotoProblem.TOO_LARGE, size_bytes=len(data), limit_bytes=limits.max_bytes)
 
-    with _open(data) as image:
+    with _open(data, limits) as image:
         # Read before decoding: draft() below may shrink image.size.
         header_size = image.size
         _check_pixels(header_size, limits)
@@ -207,13 +208,14 @@ def _allowed_formats() -> tuple[str, ...]:
     return tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
 
 
-def _open(data: bytes) -> ImageFile.ImageFile:
+def _open(data: bytes, limits: PhotoLimits) -> ImageFile.ImageFile:
     """Identify the image from its header only; no pixel is decoded here."""
     try:
         return Image.open(io.BytesIO(data), formats=_allowed_formats())
     except Image.DecompressionBombError:
-        # Pillow's global guard: far beyond any sane photo.
-        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS) from None
+        # Pillow's global guard (twice Image.MAX_IMAGE_PIXELS) refused the
+        # header before we saw the dimensions: far beyond any sane photo.
+        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS, limit_pixels=limits.max_pixels) from None
     except UnidentifiedImageError:
         raise _unidentified(data) from None
     except _DECODE_ERRORS:
@@ -240,7 +242,8 @@ def _unidentified(data: bytes) -> PhotoRejected:
 def _signature_matches(prefix: bytes) -> set[str]:
     Image.init()
     found: set[str] = set()
-    for name, (_factory, accept) in Image.OPEN.items():
+    # A snapshot: a plugin registering from another thread must not break the loop.
+    for name, (_factory, accept) in list(Image.OPEN.items()):
         # Plugins without a signature check (e.g. TGA) can only be identified
         # by parsing, which is exactly what we do not want for foreign formats.
         if accept is None:
@@ -503,7 +506,8 @@ def _coordinate(value: Any, ref: str | None, *, positive: str, negative: str, li
     if parts is None or ref is None or ref.upper() not in (positive, negative):
         return None
     degrees, minutes, seconds = parts
-    if minutes >= 60 or seconds >= 60:
+    # 60 itself is tolerated: writers that round 59.9999" produce it.
+    if minutes > 60 or seconds > 60:
         return None
     decimal = degrees + minutes / 60 + seconds / 3600
     if decimal > limit:
@@ -512,10 +516,13 @@ def _coordinate(value: Any, ref: str | None, *, positive: str, negative: str, li
 
 
 def _dms_parts(value: Any) -> tuple[float, float, float] | None:
-    """Degrees, minutes, seconds from EXIF rationals (1 to 3 of them)."""
+    """Degrees, minutes, seconds from EXIF rationals (1 to 3 of them; Pillow
+    gives a single one as a bare number)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = (value,)
     if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 3:
         return None
-    numbers: list[float] = []
+    parts: list[float] = []
     for part in value:
         try:
             number = float(part)  # IFDRational with a zero denominator gives nan
@@ -523,9 +530,9 @@ def _dms_parts(value: Any) -> tuple[float, float, float] | None:
             return None
         if not math.isfinite(number) or number < 0:
             return None
-        numbers.append(number)
-    numbers += [0.0] * (3 - len(numbers))
-    return numbers[0], numbers[1], numbers[2]
+        parts.append(number)
+    parts += [0.0] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
 
 
 def _camera(exif: Image.Exif | None) -> str | None:

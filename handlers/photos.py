@@ -10,12 +10,11 @@ from telegram.ext import ContextTypes
 from bot import drafts
 from bot.drafts import DraftPhoto, Problem, Step
 from bot.i18n import Translator
-from bot.photos import PhotoProblem, PhotoRejected, ProcessedPhoto, process_photo
+from bot.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, ProcessedPhoto, process_photo
 from handlers.report import photos_keyboard, prompt, wrong_kind_text
 from handlers.scope import deps_of, user_scope
 
 ALBUM_ACKS = "album_acks"
-SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
 
 
 def _file_of(message: Message) -> tuple[str, int | None] | None:
@@ -88,8 +87,8 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _store(media, data: bytes, processed: ProcessedPhoto, file_id: str | None) -> DraftPhoto:
-    original_key = media.put(data, kind="original", suffix=SUFFIXES.get(processed.source_format, ".img"))
-    display_key = media.put(processed.display, kind="display", suffix=".jpg")
+    original_key = media.put(data, kind="original", suffix=processed.original_suffix)
+    display_key = media.put(processed.display, kind="display", suffix=DISPLAY_SUFFIX)
     captured = processed.captured_at.isoformat() if processed.captured_at else None
     return DraftPhoto(
         original_sha256=processed.original_sha256,
