@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.deadlines import StageLimits
 from bot.drafts import Limits
 from bot.photos import PhotoLimits
-from bot.routing import Router
+from bot.routing import RouterCache
 from storage.db import create_engine, session_factory
 from storage.media import MediaStore
 from storage.models import Province
@@ -31,7 +31,9 @@ class Deps:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     media: MediaStore
-    router: Router
+    # Rebuilt when a province import (possibly from the CLI, another process)
+    # changes the province, so a running bot routes by the new boundaries.
+    routers: RouterCache
     calendar: WorkingCalendar
     draft_limits: Limits
     photo_limits: PhotoLimits
@@ -58,15 +60,16 @@ async def load_calendar(session: AsyncSession, timezone_name: str) -> WorkingCal
 async def build_deps(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Deps:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
+    routers = RouterCache()
     async with sessions() as session:
-        router = await Router.load(session)
+        await routers.get(session)
         calendar = await load_calendar(session, settings.timezone)
     return Deps(
         settings=settings,
         engine=engine,
         sessions=sessions,
         media=MediaStore(Path(settings.media_dir)),
-        router=router,
+        routers=routers,
         calendar=calendar,
         draft_limits=Limits(
             description_min=settings.description_min_chars,

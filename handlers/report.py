@@ -78,9 +78,9 @@ async def _topic_name(session, code: str | None, _: Translator) -> str:
 
 async def _commune_name(session, deps, content: DraftContent, _: Translator) -> str | None:
     if content.latitude is not None and content.longitude is not None:
-        route = deps.router.locate(content.latitude, content.longitude)
+        route = (await deps.routers.get(session)).locate(content.latitude, content.longitude)
     elif content.address:
-        route = deps.router.locate_address(content.address)
+        route = (await deps.routers.get(session)).locate_address(content.address)
     else:
         return None
     if not route.commune_code:
@@ -257,7 +257,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 s.session,
                 s.user,
                 working.content,
-                router=deps.router,
+                router=await deps.routers.get(s.session),
                 calendar=deps.calendar,
                 limits=deps.stage_limits,
                 now=now,
@@ -384,7 +384,8 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if step is Step.DESCRIPTION and message.text:
             problem = drafts.set_description(working, message.text, limits)
         elif step is Step.PLACE and location is not None:
-            route = deps.router.locate(location.latitude, location.longitude)
+            router = await deps.routers.get(s.session)
+            route = router.locate(location.latitude, location.longitude)
             if route.kind is RouteKind.OUTSIDE:
                 outside = True
             else:

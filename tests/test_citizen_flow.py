@@ -434,3 +434,30 @@ async def test_resume_or_start_over_an_unfinished_report(sandbox: Sandbox, emu: 
     await c.expect_buttons(VI("⚖️ A complaint or denunciation?"))
     [draft] = await _one(sandbox, select(Draft))
     assert draft.step == "topic" and DraftContent.from_dict(draft.data) == DraftContent()
+
+
+async def test_a_reimported_province_reaches_the_running_bot(sandbox: Sandbox, emu: BotApiEmulator, settings) -> None:
+    """The IT team re-imports the province (another process); the running bot routes by it at once."""
+    from dataclasses import replace as dc_replace
+
+    from bot.sandbox import load_province
+
+    c = Citizen(emu)
+    await c.register()
+    await c.full_report([images.jpeg(seed=70)])
+    demo = province_file()
+    by_code = {a.code: a for a in demo.agencies}
+    first, second = by_code["XA-01"], by_code["XA-02"]
+    # Swap the two communes' boundaries: the same point now lies in XA-02.
+    swapped = tuple(
+        dc_replace(a, boundary=second.boundary) if a.code == "XA-01"
+        else dc_replace(a, boundary=first.boundary) if a.code == "XA-02"
+        else a
+        for a in demo.agencies
+    )
+    await load_province(settings, dc_replace(demo, agencies=swapped))
+    await c.full_report([images.jpeg(seed=71)])
+    assert second.name_vi in c.chat.last_bot_message.content
+    reports = await _one(sandbox, select(Report).order_by(Report.id))
+    agencies = {a.id: a.code for a in await _one(sandbox, select(Agency))}
+    assert [agencies[r.agency_id] for r in reports] == ["XA-01", "XA-02"]
