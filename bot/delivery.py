@@ -1,0 +1,573 @@
+"""The one rate-limited sender: outbox rows out to a messaging platform.
+
+`Sender.run(stop)` is a long-running task. It claims due rows (bot/outbox.py),
+renders each in the recipient's language of the moment (bot/rendering.py) and
+hands it to a `Transport`, the only part that knows the platform
+(bot/telegram_transport.py). What it keeps:
+
+- a global rate (default 30 messages/s, up to 1000/s), evenly spaced;
+- per chat: 1 message/s to a private chat, 20/min to a group (Telegram's
+  documented limits); a chat that must wait is not even claimed, so waiting
+  chats never occupy send slots;
+- a 429's retry_after, for the whole sender (Telegram's flood control is
+  global in practice) and for that chat; a 429 does not count as a failure;
+- exponential backoff (with jitter) on errors where the message certainly did
+  not arrive, `failed` after `max_attempts`;
+- 403 (blocked, deactivated, removed from the group): `skipped`, the user marked
+  blocked; 400 "not modified" on an edit counts as sent; an edit whose message
+  is gone is sent as a new message;
+- at most `concurrency` rows in flight, which bounds what a crash can leave
+  `unconfirmed` (see bot/outbox.py for the crash semantics).
+
+It polls the table every `poll_interval` seconds when idle; code that has just
+committed an enqueue calls `wake()` to have it sent at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import outbox
+from bot.i18n import translator
+from bot.outbox import Claimed
+from bot.rendering import Rendered, Renderers
+from storage.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_GLOBAL_PER_SECOND = 1000.0
+
+
+# --- what a transport raises --------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """A platform-neutral delivery failure.
+
+    `partial` is set when a message made of several platform messages (photos,
+    then the text) failed after a part had been delivered: the row's outcome
+    is then unknown, like a timeout's.
+    """
+
+    partial: bool = False
+
+    def __init__(self, detail: str, *, partial: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.partial = partial
+
+
+class RetryLater(DeliveryError):
+    """Flood control (Telegram 429): nothing was delivered; try again after `seconds`."""
+
+    def __init__(self, seconds: float, *, partial: bool = False) -> None:
+        super().__init__(f"flood control: retry after {seconds:g}s", partial=partial)
+        self.seconds = seconds
+
+
+class Unreachable(DeliveryError):
+    """The chat cannot be written to (Telegram 403): blocked, deactivated, bot removed."""
+
+
+class RejectReason(StrEnum):
+    # An edit changed nothing: the message already shows this.
+    NOT_MODIFIED = "not_modified"
+    # The message to edit is gone (deleted) or can no longer be edited.
+    EDIT_TARGET_GONE = "edit_target_gone"
+    # The request itself is wrong (bad text, unknown chat): retrying cannot help.
+    INVALID = "invalid"
+
+
+class Rejected(DeliveryError):
+    """The platform refused the request (Telegram 400)."""
+
+    def __init__(self, reason: RejectReason, detail: str, *, partial: bool = False) -> None:
+        super().__init__(detail, partial=partial)
+        self.reason = reason
+
+
+class TemporaryFailure(DeliveryError):
+    """The network or the platform failed.
+
+    `maybe_delivered` is False when the request certainly did not get through
+    (no connection, or the platform answered with an error) and a retry is
+    safe; True when it may have arrived (the answer was lost on the way back).
+    """
+
+    def __init__(self, detail: str, *, maybe_delivered: bool, partial: bool = False) -> None:
+        super().__init__(detail, partial=partial)
+        self.maybe_delivered = maybe_delivered
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+class Transport(Protocol):
+    """One messaging platform. Raises only the DeliveryError subclasses above."""
+
+    platform: str
+
+    def chat_kind(self, chat_id: str) -> ChatKind: ...
+
+    def weight(self, rendered: Rendered) -> int:
+        """How many platform messages sending `rendered` costs (an album counts each photo)."""
+        ...
+
+    async def send(self, chat_id: str, rendered: Rendered) -> str:
+        """Deliver a new message; return the id later edits refer to."""
+        ...
+
+    async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
+        """Replace the text and buttons of a message `send` returned."""
+        ...
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    # Telegram's documented limits by default.
+    global_per_second: float = 30.0
+    private_chat_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    # Rows in flight at once: also the most a crash can leave unconfirmed.
+    concurrency: int = 8
+    # Failed tries (429s excluded) before a row is marked failed.
+    max_attempts: int = 5
+    backoff_initial: float = 2.0
+    backoff_max: float = 600.0
+    # A `sending` row older than this belongs to a dead sender. Far longer than
+    # a send can take (PTB's timeouts add up to about 20 s).
+    lease: timedelta = timedelta(minutes=2)
+    poll_interval: float = 0.5
+    # How often a running sender also looks for rows other senders abandoned.
+    recovery_interval: float = 60.0
+    default_language: str = "vi"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.global_per_second <= MAX_GLOBAL_PER_SECOND:
+            raise ValueError(f"global_per_second must be in (0, {MAX_GLOBAL_PER_SECOND:g}]")
+        if self.private_chat_per_second <= 0 or self.group_per_minute <= 0:
+            raise ValueError("per-chat rates must be positive")
+        if self.concurrency < 1 or self.max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be at least 1")
+        if self.backoff_initial <= 0 or self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_initial must be positive and at most backoff_max")
+        if self.poll_interval <= 0 or self.recovery_interval <= 0 or self.lease <= timedelta(0):
+            raise ValueError("poll_interval, recovery_interval and lease must be positive")
+
+    def backoff(self, failures: int) -> float:
+        """Seconds before try number `failures + 1`: doubling, capped, ±20% jitter
+        so that rows failing together do not all come back together."""
+        delay = min(self.backoff_max, self.backoff_initial * 2 ** (failures - 1))
+        return delay * random.uniform(0.8, 1.2)
+
+
+# --- rate limits -----------------------------------------------------------------------
+
+
+class _Stopped(Exception):
+    """The sender is stopping while a row waits for its turn."""
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    if stop.is_set():
+        raise _Stopped
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
+    raise _Stopped
+
+
+class GlobalPacer:
+    """Sends evenly spaced at `rate` per second, all held back after a 429.
+
+    Spacing rather than bursts: a burst of 30 followed by a second of silence
+    is what draws 429s from a platform measuring over shorter windows.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    async def acquire(self, weight: int, stop: asyncio.Event) -> None:
+        # Re-checked after every sleep: a 429 may have arrived meanwhile.
+        while True:
+            now = self._clock()
+            start = max(self._next, self._paused_until)
+            if start <= now:
+                self._next = max(self._next, now) + weight * self._interval
+                return
+            await _sleep_unless(stop, start - now)
+
+
+class ChatPacer:
+    """When each chat may be written to next: per-chat spacing and per-chat 429s."""
+
+    def __init__(
+        self, private_interval: float, group_interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._intervals = {ChatKind.PRIVATE: private_interval, ChatKind.GROUP: group_interval}
+        self._clock = clock
+        self._ready: dict[str, float] = {}
+
+    def ready_in(self, chat_id: str) -> float:
+        return max(0.0, self._ready.get(chat_id, 0.0) - self._clock())
+
+    def note_sent(self, chat_id: str, kind: ChatKind, weight: int) -> None:
+        now = self._clock()
+        self._ready[chat_id] = max(self._ready.get(chat_id, now), now) + weight * self._intervals[kind]
+
+    def hold(self, chat_id: str, seconds: float) -> None:
+        self._ready[chat_id] = max(self._ready.get(chat_id, 0.0), self._clock() + seconds)
+
+    def waiting(self) -> set[str]:
+        """Chats not writable yet; forgets the rest, so the map stays as small as
+        the number of chats written to in the last interval."""
+        now = self._clock()
+        expired = [chat for chat, ready in self._ready.items() if ready <= now]
+        for chat in expired:
+            del self._ready[chat]
+        return set(self._ready)
+
+
+# --- the sender ---------------------------------------------------------------------------
+
+
+def default_worker_name(platform: str) -> str:
+    # Stable across restarts on one host, so a restarted sender recovers its
+    # own abandoned rows at once instead of waiting for their leases.
+    return f"{platform}@{socket.gethostname()}"
+
+
+@dataclass
+class _Counters:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unconfirmed: int = 0
+    released: int = 0
+
+
+class Sender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        transport: Transport,
+        renderers: Renderers,
+        *,
+        config: SenderConfig | None = None,
+        worker: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.transport = transport
+        self.renderers = renderers
+        self.config = config or SenderConfig()
+        self.worker = worker or default_worker_name(transport.platform)
+        self.clock = clock
+        self.counters = _Counters()
+        self._global = GlobalPacer(self.config.global_per_second)
+        self._chats = ChatPacer(
+            1.0 / self.config.private_chat_per_second, 60.0 / self.config.group_per_minute
+        )
+        self._tasks: dict[asyncio.Task[None], str] = {}  # task -> chat it writes to
+        self._nudge = asyncio.Event()
+        # Set when the current run ends: rows waiting for their turn give up.
+        self._halt = asyncio.Event()
+
+    # --- public -----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was just committed to the outbox: look now, not at the next poll."""
+        self._nudge.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set, then finish or give back what is in flight.
+
+        Rows still waiting for a rate limit when it stops (for `stop`, an error
+        or a cancellation) are released to pending; sends already on the wire
+        are awaited and recorded.
+        """
+        self._halt = asyncio.Event()
+        watcher = asyncio.create_task(self._halt_on(stop))
+        try:
+            await self._recover(own=True)
+            next_recovery = time.monotonic() + self.config.recovery_interval
+            while not self._halt.is_set():
+                claimed = await self._fill()
+                if time.monotonic() >= next_recovery:
+                    await self._recover(own=False)
+                    next_recovery = time.monotonic() + self.config.recovery_interval
+                if claimed and self.in_flight < self.config.concurrency:
+                    # A full batch may have left more due rows behind it.
+                    continue
+                await self._idle(self.config.poll_interval)
+        finally:
+            self._halt.set()
+            watcher.cancel()
+            await self._finish()
+
+    async def drain_once(self) -> int:
+        """Send every row due now (one pass, for tests); returns how many were handled.
+
+        Rows put back for a later retry, and rows of chats that must wait for
+        their per-chat limit, are left for a later pass.
+        """
+        self._halt = asyncio.Event()
+        handled = 0
+        while True:
+            claimed = await self._fill()
+            handled += claimed
+            if not claimed and not self._tasks:
+                return handled
+            if not claimed:
+                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def _fill(self) -> int:
+        free = self.config.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        busy = self._chats.waiting() | set(self._tasks.values())
+        try:
+            rows = await outbox.claim(
+                self.sessions,
+                worker=self.worker,
+                limit=free,
+                now=self.clock(),
+                platform=self.transport.platform,
+                exclude_chats=busy,
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            # The database is away for a moment; the rows wait in it.
+            log.warning("outbox claim failed: %s", exc)
+            await self._idle(self.config.poll_interval)
+            return 0
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+            self._tasks[task] = row.chat_id
+            task.add_done_callback(self._task_done)
+        return len(rows)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox delivery task crashed", exc_info=task.exception())
+        self._nudge.set()
+
+    async def _halt_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._halt.set()
+
+    async def _idle(self, seconds: float) -> None:
+        if self._halt.is_set():
+            return
+        self._nudge.clear()
+        waiters = [asyncio.create_task(self._nudge.wait()), asyncio.create_task(self._halt.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _finish(self) -> None:
+        # Shielded: a cancelled run still waits for its rows to be recorded or released.
+        if self._tasks:
+            await asyncio.shield(asyncio.gather(*self._tasks, return_exceptions=True))
+
+    async def _recover(self, *, own: bool) -> None:
+        try:
+            await outbox.recover(
+                self.sessions,
+                now=self.clock(),
+                lease=self.config.lease,
+                worker=self.worker if own else None,
+                max_attempts=self.config.max_attempts,
+                platform=self.transport.platform,
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("outbox recovery failed: %s", exc)
+
+    # --- one row ------------------------------------------------------------------------
+
+    async def _deliver(self, row: Claimed) -> None:
+        if row.recipient_blocked:
+            await self._record(
+                lambda: outbox.mark_skipped(self.sessions, row, reason="recipient has blocked the bot")
+            )
+            self.counters.skipped += 1
+            return
+        try:
+            rendered = self.renderers.render(
+                row.kind, row.params, translator(row.language or self.config.default_language)
+            )
+        except Exception as exc:  # any renderer bug fails this row only
+            log.exception("outbox #%s: cannot render %r", row.id, row.kind)
+            error = f"cannot render: {exc!r}"
+            await self._record(lambda: outbox.mark_failed(self.sessions, row, error=error))
+            self.counters.failed += 1
+            return
+        try:
+            message_id = await self._transmit(row, rendered)
+        except _Stopped:
+            await self._record(lambda: outbox.release(self.sessions, row))
+            self.counters.released += 1
+        except DeliveryError as exc:
+            await self._on_error(row, exc)
+        except Exception as exc:  # a transport bug: the outcome is unknown
+            log.exception("outbox #%s: unexpected error from the transport", row.id)
+            await self._on_uncertain(row, f"unexpected error: {exc!r}")
+        else:
+            await self._record(
+                lambda: outbox.mark_sent(self.sessions, row, message_id=message_id, now=self.clock())
+            )
+            self.counters.sent += 1
+
+    async def _transmit(self, row: Claimed, rendered: Rendered) -> str:
+        if row.edit_target is not None:
+            await self._pace(row.chat_id, 1)
+            try:
+                await self.transport.edit(row.chat_id, row.edit_target, rendered)
+                return row.edit_target
+            except Rejected as exc:
+                if exc.reason is RejectReason.NOT_MODIFIED:
+                    return row.edit_target
+                if exc.reason is not RejectReason.EDIT_TARGET_GONE:
+                    raise
+                log.info("outbox #%s: message to edit is gone, sending it anew", row.id)
+        await self._pace(row.chat_id, self.transport.weight(rendered))
+        return await self.transport.send(row.chat_id, rendered)
+
+    async def _pace(self, chat_id: str, weight: int) -> None:
+        # The chat first (normally free already: waiting chats are not claimed),
+        # then the global slot, re-checking the chat in case a 429 came meanwhile.
+        while True:
+            wait = self._chats.ready_in(chat_id)
+            if wait > 0:
+                await _sleep_unless(self._halt, wait)
+            await self._global.acquire(weight, self._halt)
+            if self._chats.ready_in(chat_id) <= 0:
+                break
+        self._chats.note_sent(chat_id, self.transport.chat_kind(chat_id), weight)
+
+    async def _on_error(self, row: Claimed, exc: DeliveryError) -> None:
+        if isinstance(exc, RetryLater):
+            # Flood control is global in practice: everyone waits, and this chat too.
+            self._global.pause(exc.seconds)
+            self._chats.hold(row.chat_id, exc.seconds)
+        if exc.partial:
+            await self._on_uncertain(row, f"failed after part of the message went out: {exc.detail}")
+        elif isinstance(exc, RetryLater):
+            await self._record(
+                lambda: outbox.mark_retry(
+                    self.sessions,
+                    row,
+                    not_before=self.clock() + timedelta(seconds=exc.seconds),
+                    error=exc.detail,
+                    count_attempt=False,
+                )
+            )
+            self.counters.retried += 1
+        elif isinstance(exc, Unreachable):
+            await self._record(
+                lambda: outbox.mark_blocked(self.sessions, row, now=self.clock(), error=exc.detail)
+            )
+            self.counters.skipped += 1
+        elif isinstance(exc, Rejected):
+            await self._record(
+                lambda: outbox.mark_failed(self.sessions, row, error=f"rejected: {exc.detail}")
+            )
+            self.counters.failed += 1
+        elif isinstance(exc, TemporaryFailure) and exc.maybe_delivered:
+            await self._on_uncertain(row, exc.detail)
+        else:
+            await self._retry_or_fail(row, exc.detail)
+
+    async def _on_uncertain(self, row: Claimed, error: str) -> None:
+        """It may have arrived: at most once unless the row asked for at least once."""
+        if row.redeliver_unconfirmed:
+            await self._retry_or_fail(row, error)
+            return
+        await self._record(lambda: outbox.mark_unconfirmed(self.sessions, row, error=error))
+        self.counters.unconfirmed += 1
+
+    async def _retry_or_fail(self, row: Claimed, error: str) -> None:
+        failures = row.attempts + 1
+        if failures >= self.config.max_attempts:
+            await self._record(
+                lambda: outbox.mark_failed(
+                    self.sessions, row, error=f"gave up after {failures} attempts: {error}"
+                )
+            )
+            self.counters.failed += 1
+            return
+        delay = self.config.backoff(failures)
+        await self._record(
+            lambda: outbox.mark_retry(
+                self.sessions,
+                row,
+                not_before=self.clock() + timedelta(seconds=delay),
+                error=error,
+                count_attempt=True,
+            )
+        )
+        self.counters.retried += 1
+
+    async def _record(self, settle: Callable[[], Awaitable[bool]]) -> None:
+        """Write an outcome, retrying a database hiccup a few times. If it still
+        fails the row stays `sending`, and recovery later makes it
+        `unconfirmed`: never a second send."""
+        for attempt in range(1, 4):
+            try:
+                if not await settle():
+                    log.warning("outbox: outcome not recorded, the row's lease has passed on")
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("outbox: recording an outcome failed (try %d): %s", attempt, exc)
+                await asyncio.sleep(0.2 * attempt)
+        log.error("outbox: outcome not recorded; recovery will mark the row unconfirmed")
+
+
+async def supervise(sender: Sender, stop: asyncio.Event, *, restart_delay: float = 5.0) -> None:
+    """Run `sender` until `stop` is set, restarting it after an unexpected error.
+
+    A restart recovers what the failed run left in `sending` (as unconfirmed),
+    so an error never turns into a second send.
+    """
+    while not stop.is_set():
+        try:
+            await sender.run(stop)
+        except Exception:
+            log.exception("the outbox sender failed; restarting in %gs", restart_delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=restart_delay)
+            except TimeoutError:
+                pass
