@@ -31,17 +31,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from telegram import Update  # noqa: E402
-from telegram.ext import ContextTypes, MessageHandler, filters  # noqa: E402
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from telegram import Update
+from telegram.ext import ContextTypes, MessageHandler, filters
 
-from bot.emulator import BotApiEmulator, application_builder, running_application  # noqa: E402
-from bot.sandbox import load_province, province_file, running_bot, sandbox_settings  # noqa: E402
-from storage.db import create_engine  # noqa: E402
-from storage.migrate import upgrade_to_head  # noqa: E402
-from tests import images  # noqa: E402
-from tests.citizen import Citizen  # noqa: E402
+from bot.emulator import BotApiEmulator, application_builder, running_application
+from bot.sandbox import load_province, province_file, running_bot, sandbox_settings
+from storage.db import create_engine
+from storage.migrate import upgrade_to_head
+from tests import images
+from tests.citizen import Citizen
 
 UPDATES_PER_REPORT = 8
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Nông")

@@ -35,7 +35,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ DEFAULT_HOLIDAY_LANGUAGE = "vi"
 HOLIDAY_COUNTRY = "VN"
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A calendar whose every day is closed would make `add` search forever; give
 # up after this many consecutive years without a single working minute.
 _MAX_EMPTY_YEARS = 10

@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     imp = admin_sub.add_parser("import-province", help="load agencies, topics and boundaries from a YAML or JSON file")
     imp.add_argument("file", type=Path)
+    from bot.admin_commands import ADMIN_COMMANDS, add_admin_commands, run_admin_command
+
+    add_admin_commands(admin_sub)
     args = parser.parse_args(argv)
 
     # The demo's output is its transcript; library chatter would bury it.
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"database at head: {settings.database_url}")
     elif args.command == "admin" and args.admin_command == "import-province":
         asyncio.run(_import_province(_settings(require_token=False), args.file))
+    elif args.command == "admin" and args.admin_command in ADMIN_COMMANDS:
+        return asyncio.run(run_admin_command(args, _settings(require_token=False)))
     return 0
 
 

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 
 from bot.emulator import BotApiEmulator, ChatHandle, MessageView
 from bot.i18n import translator
-from handlers.report import DESCRIBE_PROMPT
 from bot.sandbox import load_province, province_file, running_bot, sandbox_settings
+from handlers.report import DESCRIBE_PROMPT
 from storage.migrate import upgrade_to_head
 
 # A point inside the demo province's first ward (examples/demo-province.yaml).

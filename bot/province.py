@@ -22,14 +22,22 @@ from typing import Any, TypeVar
 
 import shapely
 import yaml
-from shapely.geometry import mapping, shape
 from shapely.errors import GEOSException
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.base import utcnow
-from storage.models.province import CODE_LENGTH, NAME_LENGTH, Agency, AgencyKind, Province, RouteTo, Topic
+from storage.models.province import (
+    CODE_LENGTH,
+    NAME_LENGTH,
+    Agency,
+    AgencyKind,
+    Province,
+    RouteTo,
+    Topic,
+)
 
 DEFAULT_NEAREST_KM = 3.0
 # Beyond this a "nearest commune" is no longer a GPS or outline error but a guess.

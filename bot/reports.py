@@ -15,7 +15,15 @@ from bot.calendar import WorkingCalendar
 from bot.deadlines import StageLimits, receive_due
 from bot.drafts import DraftContent, missing
 from bot.routing import Route, RouteKind, Router
-from storage.models import Agency, Counter, Report, ReportEvent, ReportPhoto, Topic, User
+from storage.models import (
+    Agency,
+    Counter,
+    Report,
+    ReportEvent,
+    ReportPhoto,
+    Topic,
+    User,
+)
 
 CODE_PREFIX = "PA"
 
@@ -130,7 +138,7 @@ async def submit(
                 reused_from_report_id=reused.get(photo.original_sha256),
             )
         )
-    workflow.record_submission(session, report, workflow.Actor(workflow.Role.CITIZEN, citizen.id), now)
+    workflow.record_submission(session, report, workflow.Actor.citizen(citizen.id), now)
     await session.flush()
     return Submitted(report, agency, route, reused_photos=sum(1 for p in content.photos if p.original_sha256 in reused))
 
@@ -198,9 +206,7 @@ async def withdraw(session: AsyncSession, citizen: User, report_id: int, now: da
     report = await session.get(Report, report_id)
     if report is None or report.citizen_id != citizen.id:
         return None
-    return await workflow.fire(
-        session, report, workflow.Action.WITHDRAW, workflow.Actor(workflow.Role.CITIZEN, citizen.id), now
-    )
+    return await workflow.fire(session, report, workflow.Action.WITHDRAW, workflow.Actor.citizen(citizen.id), now)
 
 
 async def topics(session: AsyncSession) -> list[Topic]:

@@ -1,38 +1,105 @@
 """The report workflow: states, transitions, and who may fire each.
 
 This module is the only place that changes a report's state. Handlers and
-scheduled jobs name a transition; `fire` checks the role and the report's
-current state, bumps the version guarded in the database (so of two officials
-pressing the same button at once, exactly one wins), and appends a timeline
-event in the same transaction.
+scheduled jobs name an action; `fire` checks who is acting against the
+transition's roles and scope, checks what the action requires (a reason, an
+assignee, evidence), bumps the report's version with a guarded UPDATE (so of
+two officials pressing the same button at once exactly one wins, on any
+number of processes), and appends a timeline event in the same transaction.
+
+The steps are those of 003 Art. 9: screen (receive, reject, ask for more
+information, transfer), dispatch (assign), handle (result with evidence),
+approve (or return for rework); then the citizen's clarification and rating
+(Art. 10-11).
 """
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Report, ReportEvent
+from storage.models import Agency, Official, OfficialRole, Report, ReportEvent
+from storage.models.officials import OfficialStatus, Role
+
+log = logging.getLogger(__name__)
 
 
 class State(enum.StrEnum):
-    # 003 Art. 9.1: a report waits to be screened by the receiving agency.
-    SUBMITTED = "submitted"
-    WITHDRAWN = "withdrawn"
+    SUBMITTED = "submitted"  # waiting to be screened by the receiving agency
+    NEEDS_INFO = "needs_info"  # the agency asked the citizen for more; its clock pauses
+    RECEIVED = "received"  # accepted, waiting to be assigned (Art. 9.1.b)
+    ASSIGNED = "assigned"  # a handling officer works on it
+    PENDING_APPROVAL = "pending_approval"  # a result waits for the agency head (Art. 9.1.d)
+    RESOLVED = "resolved"  # the result went to the citizen
+    CLARIFYING = "clarifying"  # the citizen asked for clarification of the result
+    CLOSED = "closed"  # rated, or the time for questions has passed
+    REJECTED = "rejected"  # fails Art. 8; the citizen was told why
+    WITHDRAWN = "withdrawn"  # taken back by the citizen before it was received
 
 
-class Role(enum.StrEnum):
+class Party(enum.StrEnum):
+    """Who acts besides officials, whose roles are `storage.models.officials.Role`."""
+
     CITIZEN = "citizen"  # the report's own sender
-    SYSTEM = "system"
+    SYSTEM = "system"  # scheduled jobs
+
+
+Who = Party | Role
+
+
+class Scope(enum.StrEnum):
+    """Whose report an actor may touch, beyond holding the role."""
+
+    OWN_REPORT = "own_report"  # the citizen who sent it
+    AGENCY = "agency"  # an official of the agency now responsible for it
+    ASSIGNEE = "assignee"  # the handling officer it is assigned to
+    ANY = "any"  # the system
+
+
+class Need(enum.StrEnum):
+    """What an action must carry in its details."""
+
+    REASON = "reason"
+    QUESTION = "question"
+    ANSWER = "answer"
+    ASSIGNEE = "assignee_id"
+    TARGET_AGENCY = "target_agency_id"
+    RESULT = "result"
+    # 003 Art. 9.1.d: a result carries evidence (media keys of photos or files).
+    EVIDENCE = "evidence"
+    COMMENT = "comment"
+    RATING = "rating"
+
+
+class Rating(enum.StrEnum):
+    SATISFIED = "satisfied"
+    NORMAL = "normal"
+    UNSATISFIED = "unsatisfied"
 
 
 class Action(enum.StrEnum):
     SUBMIT = "submit"
     WITHDRAW = "withdraw"
+    RECEIVE = "receive"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+    PROVIDE_INFO = "provide_info"
+    TRANSFER = "transfer"
+    ASSIGN = "assign"
+    REASSIGN = "reassign"
+    SUBMIT_RESULT = "submit_result"
+    APPROVE = "approve"
+    RETURN = "return"
+    ASK_CLARIFICATION = "ask_clarification"
+    ANSWER_CLARIFICATION = "answer_clarification"
+    RATE = "rate"
+    REOPEN = "reopen"
+    CLOSE = "close"
 
 
 @dataclass(frozen=True)
@@ -40,27 +107,106 @@ class Transition:
     action: Action
     sources: frozenset[State]
     target: State
-    roles: frozenset[Role]
+    who: frozenset[Who]
+    scope: Scope
+    needs: frozenset[Need] = frozenset()
     # Whether the event belongs to the public processing record (003 Art. 11.2).
     public: bool = True
 
 
+def _t(
+    action: Action,
+    sources: set[State],
+    target: State,
+    who: set[Who],
+    scope: Scope,
+    needs: frozenset[Need] | set[Need] = frozenset(),
+    public: bool = True,
+) -> Transition:
+    return Transition(action, frozenset(sources), target, frozenset(who), scope, frozenset(needs), public)
+
+
+S = State
+SCREENERS: set[Who] = {Role.RECEIVING_OFFICER, Role.AGENCY_HEAD}
+CITIZEN: set[Who] = {Party.CITIZEN}
+
 TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
-        # A citizen may take back a report only until an agency has received it;
-        # after that the agency's work is on the record.
-        Transition(Action.WITHDRAW, frozenset({State.SUBMITTED}), State.WITHDRAWN, frozenset({Role.CITIZEN})),
+        # A citizen may take a report back only until the agency has it; after
+        # that the agency's work is on the record.
+        _t(Action.WITHDRAW, {S.SUBMITTED, S.NEEDS_INFO}, S.WITHDRAWN, CITIZEN, Scope.OWN_REPORT),
+        _t(Action.RECEIVE, {S.SUBMITTED}, S.RECEIVED, SCREENERS, Scope.AGENCY),
+        _t(Action.REJECT, {S.SUBMITTED, S.NEEDS_INFO}, S.REJECTED, SCREENERS, Scope.AGENCY, {Need.REASON}),
+        _t(Action.REQUEST_INFO, {S.SUBMITTED}, S.NEEDS_INFO, SCREENERS, Scope.AGENCY, {Need.QUESTION}),
+        _t(Action.PROVIDE_INFO, {S.NEEDS_INFO}, S.SUBMITTED, CITIZEN, Scope.OWN_REPORT, {Need.ANSWER}, public=False),
+        # Art. 9.1.b: no jurisdiction → the competent or higher-level agency screens it anew.
+        _t(Action.TRANSFER, {S.SUBMITTED, S.NEEDS_INFO, S.RECEIVED}, S.SUBMITTED, SCREENERS, Scope.AGENCY,
+           {Need.TARGET_AGENCY, Need.REASON}),
+        _t(Action.ASSIGN, {S.RECEIVED}, S.ASSIGNED, SCREENERS, Scope.AGENCY, {Need.ASSIGNEE}),
+        _t(Action.REASSIGN, {S.ASSIGNED}, S.ASSIGNED, SCREENERS, Scope.AGENCY, {Need.ASSIGNEE}, public=False),
+        _t(Action.SUBMIT_RESULT, {S.ASSIGNED}, S.PENDING_APPROVAL, {Role.HANDLING_OFFICER}, Scope.ASSIGNEE,
+           {Need.RESULT, Need.EVIDENCE}, public=False),
+        _t(Action.APPROVE, {S.PENDING_APPROVAL}, S.RESOLVED, {Role.AGENCY_HEAD}, Scope.AGENCY),
+        _t(Action.RETURN, {S.PENDING_APPROVAL}, S.ASSIGNED, {Role.AGENCY_HEAD}, Scope.AGENCY, {Need.COMMENT},
+           public=False),
+        _t(Action.ASK_CLARIFICATION, {S.RESOLVED}, S.CLARIFYING, CITIZEN, Scope.OWN_REPORT, {Need.QUESTION}),
+        _t(Action.ANSWER_CLARIFICATION, {S.CLARIFYING}, S.RESOLVED, {Role.HANDLING_OFFICER, Role.AGENCY_HEAD},
+           Scope.AGENCY, {Need.ANSWER}),
+        _t(Action.RATE, {S.RESOLVED, S.CLARIFYING}, S.CLOSED, CITIZEN, Scope.OWN_REPORT, {Need.RATING}),
+        # An unsatisfied citizen may re-open with a reason; re-opening counts as
+        # an unsatisfied mark (Art. 9.3: five of them alert the Provincial Office).
+        _t(Action.REOPEN, {S.RESOLVED, S.CLOSED}, S.RECEIVED, CITIZEN, Scope.OWN_REPORT, {Need.REASON}),
+        _t(Action.CLOSE, {S.RESOLVED}, S.CLOSED, {Party.SYSTEM}, Scope.ANY),
     )
 }
 
-OPEN_STATES = frozenset({State.SUBMITTED})
+OPEN_STATES = frozenset({S.SUBMITTED, S.NEEDS_INFO, S.RECEIVED, S.ASSIGNED, S.PENDING_APPROVAL, S.CLARIFYING})
+# DOMAIN.md "Deadlines": the citizen may ask for clarification within 2 days of the result.
+CLARIFICATION_WINDOW = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who fires an action: a citizen, an official (with roles in one agency), or the system."""
+
+    party: Party | None
+    user_id: int | None = None
+    official_id: int | None = None
+    agency_id: int | None = None
+    roles: frozenset[Role] = frozenset()
+
+    @classmethod
+    def citizen(cls, user_id: int) -> Actor:
+        return cls(Party.CITIZEN, user_id)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(Party.SYSTEM)
+
+    @classmethod
+    def official(cls, official: Official, roles: frozenset[Role]) -> Actor:
+        # A suspended or revoked official keeps their rows but acts with no role
+        # (000 Art. 5.3), whatever the caller passed.
+        usable = roles if official.status == OfficialStatus.ACTIVE else frozenset()
+        return cls(None, official.user_id, official.id, official.agency_id, usable)
+
+    @property
+    def parties(self) -> frozenset[Who]:
+        return frozenset({self.party} if self.party else set()) | self.roles
+
+    @property
+    def label(self) -> str:
+        return self.party.value if self.party else ",".join(sorted(self.roles)) or "nobody"
 
 
 class Refusal(enum.StrEnum):
-    NOT_ALLOWED = "not_allowed"  # this role may not fire this action
+    NOT_ALLOWED = "not_allowed"  # this actor may not fire this action on this report
     WRONG_STATE = "wrong_state"  # the report has moved on
     STALE = "stale"  # someone else changed it between reading and writing
+    MISSING = "missing"  # a reason, an assignee, evidence... is missing
+    INVALID = "invalid"  # the assignee or target agency does not qualify
+    TOO_LATE = "too_late"  # e.g. the window for clarification has closed
 
 
 @dataclass(frozen=True)
@@ -69,17 +215,109 @@ class Outcome:
     report: Report
     refusal: Refusal | None = None
     event: ReportEvent | None = None
+    # On a refusal because the report moved on: the event that moved it, so the
+    # loser of a race is told who acted first and when.
+    latest: ReportEvent | None = None
+    missing: Need | None = None
 
 
-@dataclass(frozen=True)
-class Actor:
-    role: Role
-    user_id: int | None = None
-
-
-def allowed(action: Action, state: State, role: Role) -> bool:
+def allowed(action: Action, state: State, who: Who) -> bool:
+    """The table alone: may `who` fire `action` from `state` (scope aside)?"""
     t = TRANSITIONS[action]
-    return state in t.sources and role in t.roles
+    return state in t.sources and who in t.who
+
+
+def _in_scope(t: Transition, actor: Actor, report: Report) -> bool:
+    match t.scope:
+        case Scope.OWN_REPORT:
+            return actor.party is Party.CITIZEN and actor.user_id == report.citizen_id
+        case Scope.AGENCY:
+            if actor.agency_id is None or actor.agency_id != report.agency_id:
+                return False
+            # A handling officer acts only on the reports assigned to them
+            # (003 Art. 3.6); the agency's other roles act on all of its reports.
+            if actor.parties & t.who == {Role.HANDLING_OFFICER}:
+                return actor.official_id is not None and actor.official_id == report.assignee_id
+            return True
+        case Scope.ASSIGNEE:
+            return actor.official_id is not None and actor.official_id == report.assignee_id
+        case Scope.ANY:
+            return actor.party is Party.SYSTEM
+    return False
+
+
+def _missing(t: Transition, details: dict[str, Any]) -> Need | None:
+    for need in sorted(t.needs):
+        value = details.get(need.value)
+        if value is None or (isinstance(value, (str, list, tuple)) and not value):
+            return need
+        if isinstance(value, str) and not value.strip():
+            return need
+    if Need.RATING in t.needs and details.get(Need.RATING.value) not in {r.value for r in Rating}:
+        return Need.RATING
+    return None
+
+
+async def _qualifies(session: AsyncSession, t: Transition, report: Report, details: dict[str, Any]) -> bool:
+    """What the table cannot say: the assignee and the target agency must be real and fit."""
+    if Need.ASSIGNEE in t.needs:
+        official = await session.get(Official, details[Need.ASSIGNEE.value])
+        if official is None or official.agency_id != report.agency_id or official.status != OfficialStatus.ACTIVE:
+            return False
+        has_role = await session.scalar(
+            select(OfficialRole.id).where(
+                OfficialRole.official_id == official.id, OfficialRole.role == Role.HANDLING_OFFICER
+            )
+        )
+        if has_role is None:
+            return False
+    if Need.TARGET_AGENCY in t.needs:
+        target = await session.get(Agency, details[Need.TARGET_AGENCY.value])
+        if target is None or not target.active or target.id == report.agency_id:
+            return False
+    return True
+
+
+def _effects(t: Transition, report: Report, details: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """Columns that change with the state, beyond state and version."""
+    match t.action:
+        case Action.TRANSFER:
+            return {"agency_id": details[Need.TARGET_AGENCY.value], "assignee_id": None}
+        case Action.ASSIGN | Action.REASSIGN:
+            return {"assignee_id": details[Need.ASSIGNEE.value]}
+        case Action.APPROVE:
+            return {"resolved_at": at}
+        case Action.RATE:
+            unsatisfied = details[Need.RATING.value] == Rating.UNSATISFIED
+            return {"rating": details[Need.RATING.value],
+                    "unsatisfied_count": report.unsatisfied_count + (1 if unsatisfied else 0)}
+        case Action.REOPEN:
+            # A re-open is itself an unsatisfied mark, unless the rating that
+            # preceded it already counted one.
+            counted = report.state == State.CLOSED and report.rating == Rating.UNSATISFIED
+            return {
+                "reopen_count": report.reopen_count + 1,
+                "unsatisfied_count": report.unsatisfied_count + (0 if counted else 1),
+                "assignee_id": None,
+                "resolved_at": None,
+                "rating": None,
+            }
+    return {}
+
+
+def _too_late(t: Transition, report: Report, at: datetime) -> bool:
+    if t.action is Action.ASK_CLARIFICATION:
+        return report.resolved_at is None or at > report.resolved_at + CLARIFICATION_WINDOW
+    if t.action is Action.REOPEN and report.state == State.CLOSED:
+        # Only an unsatisfied rating re-opens a closed report.
+        return report.rating != Rating.UNSATISFIED
+    return False
+
+
+async def latest_event(session: AsyncSession, report_id: int) -> ReportEvent | None:
+    return await session.scalar(
+        select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id.desc()).limit(1)
+    )
 
 
 def record_submission(session: AsyncSession, report: Report, actor: Actor, at: datetime) -> ReportEvent:
@@ -90,7 +328,7 @@ def record_submission(session: AsyncSession, report: Report, actor: Actor, at: d
         report_id=report.id,
         at=at,
         actor_user_id=actor.user_id,
-        actor_role=actor.role,
+        actor_role=actor.label,
         kind=Action.SUBMIT,
         from_state=None,
         to_state=State.SUBMITTED,
@@ -109,32 +347,52 @@ async def fire(
     at: datetime,
     details: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Apply `action` to `report` if `actor` may, in the caller's transaction."""
+    """Apply `action` to `report` if `actor` may, in the caller's transaction.
+
+    `report` is the row as the caller read it; its `version` is what the
+    decision was based on. A refusal changes nothing and is logged.
+    """
+    details = dict(details or {})
     t = TRANSITIONS[action]
     state = State(report.state)
-    if actor.role not in t.roles:
-        return Outcome(False, report, Refusal.NOT_ALLOWED)
+
+    def refuse(refusal: Refusal, **extra: Any) -> Outcome:
+        log.info("refused %s on report %s (%s) by %s: %s", action, report.id, state, actor.label, refusal)
+        return Outcome(False, report, refusal, **extra)
+
+    if not (actor.parties & t.who) or not _in_scope(t, actor, report):
+        return refuse(Refusal.NOT_ALLOWED)
     if state not in t.sources:
-        return Outcome(False, report, Refusal.WRONG_STATE)
+        return refuse(Refusal.WRONG_STATE, latest=await latest_event(session, report.id))
+    missing = _missing(t, details)
+    if missing is not None:
+        return refuse(Refusal.MISSING, missing=missing)
+    if _too_late(t, report, at):
+        return refuse(Refusal.TOO_LATE)
+    if not await _qualifies(session, t, report, details):
+        return refuse(Refusal.INVALID)
+    values = {"state": t.target, "version": report.version + 1, "updated_at": at, **_effects(t, report, details, at)}
     result = await session.execute(
         update(Report)
         .where(Report.id == report.id, Report.version == report.version)
-        .values(state=t.target, version=report.version + 1, updated_at=at)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         await session.refresh(report)
-        return Outcome(False, report, Refusal.STALE)
+        return refuse(Refusal.STALE, latest=await latest_event(session, report.id))
+    if action is Action.TRANSFER:
+        details["from_agency_id"] = report.agency_id
     event = ReportEvent(
         report_id=report.id,
         at=at,
         actor_user_id=actor.user_id,
-        actor_role=actor.role,
+        actor_role=actor.label,
         kind=action,
         from_state=state,
         to_state=t.target,
         public=t.public,
-        details=details or {},
+        details=details,
     )
     session.add(event)
     await session.flush()

@@ -2,27 +2,51 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from handlers import errors, myreports, onboarding, private, report, settings
+from handlers import errors, myreports, officials, onboarding, private, report, settings
 from handlers.scope import user_scope
 
 
 def register(app: Application) -> None:
     only_private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    # The full name an administrator types during /invite, before any citizen handler sees it.
+    app.add_handler(MessageHandler(only_private & filters.TEXT, officials.on_pending_invite_text), group=-1)
+    # An invitation deep link (/start inv_…) before the citizen's /start.
+    app.add_handler(CommandHandler("start", officials.on_start_invitation, filters=only_private & officials.INVITATION_START))
     app.add_handler(CommandHandler("start", onboarding.start, filters=only_private))
     app.add_handler(CommandHandler("report", report.begin, filters=only_private))
     app.add_handler(CommandHandler("myreports", myreports.show_list, filters=only_private))
     app.add_handler(CommandHandler("cancel", report.cancel, filters=only_private))
     app.add_handler(CommandHandler("language", settings.ask_language, filters=only_private))
     app.add_handler(CommandHandler("help", settings.show_help, filters=only_private))
+    app.add_handler(CommandHandler("invite", officials.invite_command, filters=only_private))
+    app.add_handler(CommandHandler("bindgroup", officials.bindgroup_command, filters=only_private))
+    app.add_handler(CommandHandler("officials", officials.officials_command, filters=only_private))
+    app.add_handler(CommandHandler("bind", officials.bind_command, filters=groups))
+    app.add_handler(ChatMemberHandler(officials.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, officials.on_group_migrated))
     app.add_handler(CallbackQueryHandler(onboarding.on_consent, pattern=r"^ob:"))
     app.add_handler(CallbackQueryHandler(report.on_callback, pattern=r"^(dr|tp|ph|pv|ed):"))
     app.add_handler(CallbackQueryHandler(myreports.on_callback, pattern=r"^mr:"))
     app.add_handler(CallbackQueryHandler(settings.on_language, pattern=r"^lg:"))
+    app.add_handler(CallbackQueryHandler(officials.on_invite_callback, pattern=r"^iv:"))
+    app.add_handler(CallbackQueryHandler(officials.on_officials_callback, pattern=r"^of:"))
+    app.add_handler(CallbackQueryHandler(officials.on_group_info, pattern=r"^og:"))
     app.add_handler(CallbackQueryHandler(on_stale_button))
     app.add_handler(MessageHandler(only_private & filters.COMMAND, private.on_unknown_command))
     app.add_handler(MessageHandler(only_private & ~filters.COMMAND, private.on_message))
+    # Last: group commands no other handler took (refused in groups not bound to an agency).
+    app.add_handler(MessageHandler(groups & filters.COMMAND, officials.on_group_command))
     app.add_error_handler(errors.on_error)
 
 

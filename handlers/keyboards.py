@@ -1,7 +1,12 @@
 """Keyboards shown to citizens. Button texts come from the catalogues."""
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 
 from bot.i18n import LANGUAGES, N_, Translator, translator
 

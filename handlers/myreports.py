@@ -8,12 +8,12 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import reports
+from bot.drafts import DraftContent
 from bot.i18n import N_, Translator
 from bot.reports import ReportDetail, ReportPage
 from bot.workflow import Action, State
 from handlers.keyboards import inline
 from handlers.report import place_text
-from bot.drafts import DraftContent
 from handlers.scope import deps_of, user_scope
 
 PER_PAGE = 5
@@ -24,11 +24,32 @@ WITHDRAW_SURE = "mr:y:"
 
 STATE_LABELS = {
     State.SUBMITTED: N_("⏳ waiting to be received"),
+    State.NEEDS_INFO: N_("❔ the agency asks you for more information"),
+    State.RECEIVED: N_("📥 received, waiting to be assigned"),
+    State.ASSIGNED: N_("🛠 being handled"),
+    State.PENDING_APPROVAL: N_("🛠 being handled"),
+    State.RESOLVED: N_("✅ result sent"),
+    State.CLARIFYING: N_("❔ clarification asked"),
+    State.CLOSED: N_("🏁 closed"),
+    State.REJECTED: N_("⛔ not accepted"),
     State.WITHDRAWN: N_("↩️ withdrawn"),
 }
+# The public processing record (003 Art. 11.2): internal steps (result drafts,
+# returns for rework, reassignments) are not in it.
 EVENT_LABELS = {
     Action.SUBMIT: N_("Sent by the citizen"),
     Action.WITHDRAW: N_("Withdrawn by the citizen"),
+    Action.RECEIVE: N_("Received by the agency"),
+    Action.REJECT: N_("Not accepted by the agency"),
+    Action.REQUEST_INFO: N_("The agency asked for more information"),
+    Action.TRANSFER: N_("Transferred to the competent agency"),
+    Action.ASSIGN: N_("Assigned for handling"),
+    Action.APPROVE: N_("Result approved and sent"),
+    Action.ASK_CLARIFICATION: N_("Clarification asked by the citizen"),
+    Action.ANSWER_CLARIFICATION: N_("Clarification answered"),
+    Action.RATE: N_("Rated by the citizen"),
+    Action.REOPEN: N_("Re-opened by the citizen"),
+    Action.CLOSE: N_("Closed"),
 }
 
 
@@ -89,8 +110,9 @@ def detail_text(detail: ReportDetail, _: Translator, zone) -> str:
     lines.append("")
     lines.append(_("History:"))
     for event in detail.events:
-        label = EVENT_LABELS.get(Action(event.kind)) if event.kind in Action.__members__.values() else None
-        lines.append(f"• {_.datetime(event.at, zone, 'HH:mm dd/MM/yyyy')} — {_(label) if label else event.kind}")
+        label = EVENT_LABELS.get(Action(event.kind))
+        if label is not None:
+            lines.append(f"• {_.datetime(event.at, zone, 'HH:mm dd/MM/yyyy')} — {_(label)}")
     return "\n".join(lines)
 
 
@@ -127,9 +149,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         number = _tail_int(data)
         if data.startswith(PAGE):
             page = await reports.citizen_reports(s.session, s.user.id, number, PER_PAGE)
-        elif data.startswith(OPEN):
-            detail = await reports.citizen_report(s.session, s.user.id, number)
-        elif data.startswith(WITHDRAW):
+        elif data.startswith(OPEN) or data.startswith(WITHDRAW):
             detail = await reports.citizen_report(s.session, s.user.id, number)
         elif data.startswith(WITHDRAW_SURE):
             outcome = await reports.withdraw(s.session, s.user, number, deps.now())

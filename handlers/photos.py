@@ -10,7 +10,13 @@ from telegram.ext import ContextTypes
 from bot import drafts
 from bot.drafts import DraftPhoto, Problem, Step
 from bot.i18n import Translator
-from bot.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, ProcessedPhoto, process_photo
+from bot.photos import (
+    DISPLAY_SUFFIX,
+    PhotoProblem,
+    PhotoRejected,
+    ProcessedPhoto,
+    process_photo,
+)
 from handlers.report import photos_keyboard, prompt, wrong_kind_text
 from handlers.scope import deps_of, user_scope
 

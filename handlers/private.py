@@ -7,7 +7,14 @@ from telegram.ext import ContextTypes
 from bot import citizens, drafts
 from bot.citizens import OnboardingStep
 from handlers import myreports, onboarding, photos, report, settings
-from handlers.keyboards import MENU_HELP, MENU_LANGUAGE, MENU_MY_REPORTS, MENU_REPORT, labels, main_menu
+from handlers.keyboards import (
+    MENU_HELP,
+    MENU_LANGUAGE,
+    MENU_MY_REPORTS,
+    MENU_REPORT,
+    labels,
+    main_menu,
+)
 from handlers.scope import user_scope
 
 MENU = {

@@ -8,7 +8,13 @@ import pytest
 
 from bot.config import Settings
 from bot.emulator import BotApiEmulator
-from bot.sandbox import Sandbox, load_province, province_file, running_bot, sandbox_settings
+from bot.sandbox import (
+    Sandbox,
+    load_province,
+    province_file,
+    running_bot,
+    sandbox_settings,
+)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ up here first):
 from __future__ import annotations
 
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,7 +31,7 @@ from bot.calendar import WeeklyHours, WorkingCalendar, WorkPeriod
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PARIS = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
+UTC = UTC
 H = timedelta(hours=1)
 
 CAL = WorkingCalendar()

@@ -399,6 +399,25 @@ async def test_blocked_user_gets_forbidden(emu: BotApiEmulator, bot: Bot) -> Non
         await bot.send_message(stranger.id, "Xin chào")
 
 
+async def test_adding_the_bot_to_a_group_says_who_added_it(emu: BotApiEmulator, bot: Bot) -> None:
+    lan, minh = emu.add_user("Lan"), emu.add_user("Minh")
+    emu.add_group("Đã có sẵn", members=[lan])  # no added_by: the bot was just there
+    group = emu.add_group("Tổ công tác", members=[lan, minh], admins=[lan], added_by=minh)
+    updates = await bot.get_updates(timeout=0)
+    assert len(updates) == 1
+    member = updates[0].my_chat_member
+    assert member is not None and member.chat.id == group.id and member.chat.title == "Tổ công tác"
+    assert member.from_user.id == minh.id
+    assert (member.old_chat_member.status, member.new_chat_member.status) == ("left", "member")
+    assert member.new_chat_member.user.id == emu.bot_user.id
+    admin_group = emu.add_group("Quản trị", members=[lan], bot_is_admin=True, added_by=lan)
+    [update] = await bot.get_updates(offset=updates[0].update_id + 1, timeout=0)
+    assert update.my_chat_member.chat.id == admin_group.id
+    assert update.my_chat_member.new_chat_member.status == "administrator"
+    with pytest.raises(ValueError, match="added_by must be a member"):
+        emu.add_group("Người ngoài", members=[lan], added_by=minh)
+
+
 # PTB 22 itself warns while building RetryAfter (its retry_after int is deprecated).
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_rate_limit_raises_retry_after(emu: BotApiEmulator, bot: Bot) -> None:

@@ -155,16 +155,20 @@ class BotApiEmulator:
         username: str | None = None,
         bot_is_admin: bool = False,
         chat_id: int | None = None,
+        added_by: User | None = None,
     ) -> ChatHandle:
         """A group the bot is in; the handle sends as the first member (see as_user).
 
         The first admin (else the first member) is the group's creator; other
         admins are administrators. bot_is_admin=True also lifts privacy mode.
+        added_by=member queues the my_chat_member update Telegram sends when
+        that member adds the bot (old status "left", `from` the member);
+        without it the bot is simply there, as if added before the test.
         """
         member_list = list(members)
         chat = self.state.add_group(
             title, member_list, admins=admins, supergroup=supergroup, username=username,
-            bot_is_admin=bot_is_admin, chat_id=chat_id,
+            bot_is_admin=bot_is_admin, chat_id=chat_id, added_by=added_by,
         )
         return ChatHandle(self.state, chat, member_list[0] if member_list else None)
 

@@ -152,6 +152,7 @@ class EmulatorState:
         username: str | None = None,
         bot_is_admin: bool = False,
         chat_id: int | None = None,
+        added_by: User | None = None,
     ) -> Chat:
         if chat_id is None:
             chat_id = -next(self._supergroup_ids if supergroup else self._group_ids)
@@ -162,6 +163,8 @@ class EmulatorState:
         unknown = [user.id for user in member_list + admin_list if user.id not in self.users]
         if unknown:
             raise ValueError(f"add these users with add_user first: {unknown}")
+        if added_by is not None and added_by.id not in {user.id for user in member_list + admin_list}:
+            raise ValueError(f"added_by must be a member or admin of the group: {added_by.id}")
         admin_ids = {admin.id for admin in admin_list}
         statuses = {member.id: "administrator" if member.id in admin_ids else "member"
                     for member in member_list}
@@ -182,6 +185,14 @@ class EmulatorState:
         self.chats[chat_id] = chat
         if username:
             self._chats_by_username[username.lower()] = chat
+        if added_by is not None:
+            self.updates.push("my_chat_member", {
+                "chat": chat.json,
+                "from": added_by.json,
+                "date": self.now(),
+                "old_chat_member": member_json(self.bot, "left"),
+                "new_chat_member": member_json(self.bot, chat.bot_status),
+            })
         return chat
 
     def resolve_chat(self, chat_id: int | str) -> Chat:

@@ -56,6 +56,13 @@ class Report(Base):
     # Bumped by every transition; a transition applies only to the version it
     # was decided on, so two concurrent presses cannot both take effect.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The handling officer it is assigned to (003 Art. 3.6), while it is being handled.
+    assignee_id: Mapped[int | None] = mapped_column(ID, ForeignKey("officials.id"), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rating: Mapped[str | None] = mapped_column(String(16))
+    # 003 Art. 9.3: repeated dissatisfaction is escalated to the Provincial Office.
+    unsatisfied_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     receive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,249 @@
+"""The workflow's authorisation matrix and its guards, on both backends.
+
+Every transition is tried by every kind of actor on a report in a state the
+transition starts from: the allowed ones move the report and write one
+timeline event; the refused ones change nothing at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import workflow
+from bot.province import import_province
+from bot.sandbox import province_file
+from bot.workflow import Action, Actor, Need, Rating, Refusal, State
+from storage.models import (
+    Agency,
+    Official,
+    OfficialRole,
+    Report,
+    ReportEvent,
+    Topic,
+    User,
+)
+from storage.models.officials import OfficialStatus, Role
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+# Details that satisfy each action's needs; assignee and target filled per test.
+DETAILS: dict[Action, dict] = {
+    Action.REJECT: {"reason": "Nội dung là khiếu nại, không thuộc phạm vi."},
+    Action.REQUEST_INFO: {"question": "Xin cho biết số nhà cụ thể."},
+    Action.PROVIDE_INFO: {"answer": "Số 12."},
+    Action.TRANSFER: {"reason": "Thuộc thẩm quyền phường bên cạnh."},
+    Action.SUBMIT_RESULT: {"result": "Đã thu gom rác.", "evidence": ["display/aa/bb/x.jpg"]},
+    Action.RETURN: {"comment": "Cần ảnh sau khi xử lý."},
+    Action.ASK_CLARIFICATION: {"question": "Khi nào hoàn thành?"},
+    Action.ANSWER_CLARIFICATION: {"answer": "Đã hoàn thành ngày 24/11."},
+    Action.RATE: {"rating": Rating.UNSATISFIED},
+    Action.REOPEN: {"reason": "Rác vẫn còn."},
+}
+
+
+@dataclass
+class World:
+    citizen: User
+    other_citizen: User
+    agency: Agency
+    other_agency: Agency
+    actors: dict[str, Actor]
+    handler: Official
+    colleague: Official
+
+
+async def make_official(session: AsyncSession, name: str, agency: Agency, roles: list[Role],
+                        status: OfficialStatus = OfficialStatus.ACTIVE) -> tuple[Official, Actor]:
+    user = User(platform="telegram", external_id=name, chat_id=name, language="vi")
+    session.add(user)
+    await session.flush()
+    official = Official(user_id=user.id, agency_id=agency.id, full_name=name, status=status)
+    session.add(official)
+    await session.flush()
+    for role in roles:
+        session.add(OfficialRole(official_id=official.id, role=role))
+    await session.flush()
+    return official, Actor.official(official, frozenset(roles))
+
+
+async def build_world(session: AsyncSession) -> World:
+    await import_province(session, province_file())
+    agency = await session.scalar(select(Agency).where(Agency.code == "XA-01"))
+    other = await session.scalar(select(Agency).where(Agency.code == "XA-02"))
+    assert agency is not None and other is not None
+    citizen = User(platform="telegram", external_id="c1", chat_id="c1", language="vi")
+    other_citizen = User(platform="telegram", external_id="c2", chat_id="c2", language="vi")
+    session.add_all([citizen, other_citizen])
+    await session.flush()
+    actors: dict[str, Actor] = {
+        "citizen": Actor.citizen(citizen.id),
+        "other citizen": Actor.citizen(other_citizen.id),
+        "system": Actor.system(),
+        "nobody": Actor(None),
+    }
+    _, actors["receiving officer"] = await make_official(session, "recv", agency, [Role.RECEIVING_OFFICER])
+    handler, actors["handling officer"] = await make_official(session, "hand", agency, [Role.HANDLING_OFFICER])
+    colleague, actors["another handling officer"] = await make_official(session, "col", agency, [Role.HANDLING_OFFICER])
+    _, actors["head"] = await make_official(session, "head", agency, [Role.AGENCY_HEAD])
+    _, actors["agency admin"] = await make_official(session, "adm", agency, [Role.AGENCY_ADMIN])
+    _, actors["supervisor"] = await make_official(session, "sup", agency, [Role.SUPERVISOR])
+    _, actors["other agency's officer"] = await make_official(
+        session, "other", other, [Role.RECEIVING_OFFICER, Role.HANDLING_OFFICER, Role.AGENCY_HEAD])
+    suspended, actors["suspended officer"] = await make_official(
+        session, "susp", agency, [Role.RECEIVING_OFFICER, Role.AGENCY_HEAD], OfficialStatus.SUSPENDED)
+    return World(citizen, other_citizen, agency, other, actors, handler, colleague)
+
+
+async def new_report(session: AsyncSession, world: World, state: State) -> Report:
+    topic = await session.scalar(select(Topic).limit(1))
+    assert topic is not None
+    report = Report(
+        code=f"PA-2026-{await session.scalar(select(func.count()).select_from(Report)) + 1:06d}",
+        citizen_id=world.citizen.id, topic_id=topic.id, description="Rác thải ven mương",
+        agency_id=world.agency.id, route_kind="polygon", state=state, version=1,
+        submitted_at=NOW - timedelta(days=1),
+        assignee_id=world.handler.id if state in (State.ASSIGNED, State.PENDING_APPROVAL, State.RESOLVED,
+                                                  State.CLARIFYING, State.CLOSED) else None,
+        resolved_at=NOW - timedelta(hours=2) if state in (State.RESOLVED, State.CLARIFYING, State.CLOSED) else None,
+        rating=Rating.UNSATISFIED if state == State.CLOSED else None,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+# Who may fire each action: the expected half of the matrix, written out by hand.
+EXPECTED: dict[Action, set[str]] = {
+    Action.WITHDRAW: {"citizen"},
+    Action.RECEIVE: {"receiving officer", "head"},
+    Action.REJECT: {"receiving officer", "head"},
+    Action.REQUEST_INFO: {"receiving officer", "head"},
+    Action.PROVIDE_INFO: {"citizen"},
+    Action.TRANSFER: {"receiving officer", "head"},
+    Action.ASSIGN: {"receiving officer", "head"},
+    Action.REASSIGN: {"receiving officer", "head"},
+    Action.SUBMIT_RESULT: {"handling officer"},
+    Action.APPROVE: {"head"},
+    Action.RETURN: {"head"},
+    Action.ASK_CLARIFICATION: {"citizen"},
+    Action.ANSWER_CLARIFICATION: {"handling officer", "head"},
+    Action.RATE: {"citizen"},
+    Action.REOPEN: {"citizen"},
+    Action.CLOSE: {"system"},
+}
+ACTORS = ["citizen", "other citizen", "system", "nobody", "receiving officer", "handling officer",
+          "another handling officer", "head", "agency admin", "supervisor", "other agency's officer",
+          "suspended officer"]
+
+
+def test_every_action_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(workflow.TRANSITIONS)
+
+
+@pytest.mark.parametrize("action", list(EXPECTED), ids=str)
+async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+    t = workflow.TRANSITIONS[action]
+    for source in sorted(t.sources):
+        for name in ACTORS:
+            async with sessions.begin() as session:
+                report = await new_report(session, world, source)
+                details = dict(DETAILS.get(action, {}))
+                if Need.ASSIGNEE in t.needs:
+                    details["assignee_id"] = world.colleague.id
+                if Need.TARGET_AGENCY in t.needs:
+                    details["target_agency_id"] = world.other_agency.id
+                before = (report.state, report.version, report.agency_id, report.assignee_id)
+                outcome = await workflow.fire(session, report, action, world.actors[name], NOW, details)
+                events = await session.scalar(
+                    select(func.count()).select_from(ReportEvent).where(ReportEvent.report_id == report.id))
+                expected = name in EXPECTED[action]
+                assert outcome.ok is expected, f"{action} from {source} by {name}: {outcome.refusal}"
+                if expected:
+                    assert report.state == t.target and report.version == 2 and events == 1
+                else:
+                    assert outcome.refusal is Refusal.NOT_ALLOWED
+                    await session.refresh(report)
+                    assert (report.state, report.version, report.agency_id, report.assignee_id) == before
+                    assert events == 0
+
+
+async def test_every_other_state_is_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        for action, t in workflow.TRANSITIONS.items():
+            allowed_actor = world.actors[sorted(EXPECTED[action])[0]]
+            for state in set(State) - t.sources:
+                report = await new_report(session, world, state)
+                outcome = await workflow.fire(session, report, action, allowed_actor, NOW, DETAILS.get(action, {}))
+                assert not outcome.ok and outcome.refusal in (Refusal.WRONG_STATE, Refusal.NOT_ALLOWED), (action, state)
+
+
+async def test_what_an_action_needs(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        head = world.actors["head"]
+        report = await new_report(session, world, State.SUBMITTED)
+        outcome = await workflow.fire(session, report, Action.REJECT, head, NOW, {"reason": "  "})
+        assert outcome.refusal is Refusal.MISSING and outcome.missing is Need.REASON
+        assigned = await new_report(session, world, State.ASSIGNED)
+        no_evidence = {"result": "Đã xử lý.", "evidence": []}
+        outcome = await workflow.fire(session, assigned, Action.SUBMIT_RESULT, world.actors["handling officer"], NOW, no_evidence)
+        assert outcome.refusal is Refusal.MISSING and outcome.missing is Need.EVIDENCE
+        received = await new_report(session, world, State.RECEIVED)
+        # Only an active handling officer of the report's own agency can be assigned.
+        for bad in (world.actors["head"].official_id, world.actors["other agency's officer"].official_id, 999999):
+            outcome = await workflow.fire(session, received, Action.ASSIGN, head, NOW, {"assignee_id": bad})
+            assert outcome.refusal is Refusal.INVALID
+        outcome = await workflow.fire(session, received, Action.TRANSFER, head, NOW,
+                                      {"target_agency_id": world.agency.id, "reason": "x"})
+        assert outcome.refusal is Refusal.INVALID
+
+
+async def test_clarification_window_and_reopen_counts(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        citizen = world.actors["citizen"]
+        report = await new_report(session, world, State.RESOLVED)
+        late = NOW + timedelta(days=3)
+        outcome = await workflow.fire(session, report, Action.ASK_CLARIFICATION, citizen, late, {"question": "?"})
+        assert outcome.refusal is Refusal.TOO_LATE
+        outcome = await workflow.fire(session, report, Action.RATE, citizen, NOW, {"rating": Rating.UNSATISFIED})
+        assert outcome.ok and report.unsatisfied_count == 1 and report.state == State.CLOSED
+        outcome = await workflow.fire(session, report, Action.REOPEN, citizen, NOW, {"reason": "Vẫn còn rác."})
+        # The unsatisfied rating already counted: re-opening after it does not count twice.
+        assert outcome.ok and report.reopen_count == 1 and report.unsatisfied_count == 1
+        assert report.state == State.RECEIVED and report.assignee_id is None
+        satisfied = await new_report(session, world, State.RESOLVED)
+        await workflow.fire(session, satisfied, Action.RATE, citizen, NOW, {"rating": Rating.SATISFIED})
+        outcome = await workflow.fire(session, satisfied, Action.REOPEN, citizen, NOW, {"reason": "x"})
+        assert outcome.refusal is Refusal.TOO_LATE
+
+
+async def test_transfer_moves_the_report_and_the_loser_learns_who_won(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        report = await new_report(session, world, State.SUBMITTED)
+        report_id = report.id
+    # Two officials read the same version, then both press; the second write finds the version gone.
+    copies = []
+    for _ in range(2):
+        async with sessions() as session:
+            copy = await session.get(Report, report_id)
+            assert copy is not None
+            session.expunge(copy)
+            copies.append(copy)
+    outcomes = []
+    for copy, who in zip(copies, ("receiving officer", "head"), strict=True):
+        async with sessions.begin() as session:
+            session.add(copy)
+            outcomes.append(await workflow.fire(session, copy, Action.RECEIVE, world.actors[who], NOW))
+    won, lost = outcomes
+    assert won.ok and not lost.ok and lost.refusal is Refusal.STALE
+    assert lost.latest is not None and lost.latest.kind == Action.RECEIVE
+    assert lost.latest.actor_user_id == world.actors["receiving officer"].user_id
