@@ -13,6 +13,10 @@ Registering, at import time of the module that enqueues the kind:
     @RENDERERS.renderer("report.received")
     def _received(params: dict, _: Translator) -> Rendered:
         return Rendered(_("Your report {code} was received.", code=params["code"]))
+
+Files travel as media-store keys in the params (plain JSON) and become
+`photo_keys` (display copies) or `documents` (`Attachment(key, filename)`,
+with keys from `MediaStore.put(data, kind=MediaKind.EVIDENCE, suffix=".pdf")`).
 """
 
 from __future__ import annotations
@@ -37,22 +41,53 @@ class Button:
             raise ValueError(f"button {self.text!r} needs exactly one of callback_data and url")
 
 
+# What file systems and messengers commonly accept for a name.
+FILENAME_MAX_CHARS = 255
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent as a document: a media-store key and the name the recipient sees.
+
+    The key names the content (the store is content-addressed, so it carries
+    no meaningful name); `filename` is what the recipient saves it as, e.g.
+    "bien-ban-kiem-tra.pdf".
+    """
+
+    key: str
+    filename: str
+
+    def __post_init__(self) -> None:
+        if not self.filename.strip() or len(self.filename) > FILENAME_MAX_CHARS:
+            raise ValueError(f"an attachment needs a file name of 1 to {FILENAME_MAX_CHARS} characters")
+        # The name ends up in a multipart header and on the recipient's disk.
+        if any(char in self.filename for char in "/\\") or not self.filename.isprintable():
+            raise ValueError(f"not a plain file name: {self.filename!r}")
+
+
 @dataclass(frozen=True)
 class Rendered:
-    """What one outbox row says: text, inline buttons (rows of them), photos.
+    """What one outbox row says: text, inline buttons (rows of them), photos, documents.
 
     `photo_keys` are media-store keys of display copies (never originals: they
-    carry the citizen's GPS). An edit changes only the text and the buttons of
-    the message the row it edits produced; photos cannot be edited in place.
+    carry the citizen's GPS). `documents` are files sent as they are (scans of
+    inspection records, reply letters), after the photos and before the text.
+    An edit changes only the text and the buttons of the message the row it
+    edits produced; photos and documents cannot be edited in place.
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     photo_keys: tuple[str, ...] = field(default=())
+    documents: tuple[Attachment, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ValueError("a rendered message needs text")
+        # A renderer building this from JSON params could easily pass dicts.
+        for document in self.documents:
+            if not isinstance(document, Attachment):
+                raise TypeError(f"documents hold Attachment values, not {type(document).__name__}")
 
 
 Renderer = Callable[[Mapping[str, Any], Translator], Rendered]

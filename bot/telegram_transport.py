@@ -5,10 +5,16 @@ rate limiting, and a limiter that retried on its own would hide 429s from it.
 
 How a `Rendered` becomes Telegram messages:
 - text only: one message with the inline keyboard;
-- one photo and text up to 1024 characters (the caption limit): one photo
-  with the text as caption and the keyboard;
+- one photo, no documents and text up to 1024 characters (the caption
+  limit): one photo with the text as caption and the keyboard;
 - otherwise the photos first (albums of 2 to 10; a lone photo on its own),
-  then the text with the keyboard as its own message.
+  then the documents (the same way: albums of documents, a lone one on its
+  own), then the text with the keyboard as its own message.
+
+Every file is read from the media store before the first request, so a
+missing or oversized file fails the row before anything reached the chat. A
+failure after the first part went out is `partial`: the row's outcome is
+unknown, and the sender does not send it again (bot/outbox.py).
 
 The message id handed back is the one carrying the text, so an edit changes
 the text and the buttons in place. Caption messages get a "/caption" suffix so
@@ -27,7 +33,13 @@ from typing import TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+)
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -53,13 +65,15 @@ from bot.delivery import (
     Unreachable,
     supervise,
 )
-from bot.rendering import RENDERERS, Button, Rendered, Renderers
+from bot.rendering import RENDERERS, Attachment, Button, Rendered, Renderers
 from storage.media import InvalidMediaKey, MediaStore
 from storage.models.base import utcnow
 
 CAPTION_LIMIT = 1024
 ALBUM_MAX = 10
 CAPTION_SUFFIX = "/caption"
+# The Bot API's upload limit for a document sent by a bot.
+DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 
 # Failures where the request cannot have reached Telegram, so trying again
 # cannot deliver it twice. Anything else (a read timeout, a dropped answer) may
@@ -156,18 +170,19 @@ class TelegramTransport:
         return ChatKind.GROUP if chat_id.startswith("-") else ChatKind.PRIVATE
 
     def weight(self, rendered: Rendered) -> int:
-        photos = len(rendered.photo_keys)
-        if photos == 0 or _as_caption(rendered):
+        # Telegram counts every item of an album as a message of its own.
+        if _as_caption(rendered):
             return 1
-        return photos + 1
+        return len(rendered.photo_keys) + len(rendered.documents) + 1
 
     async def send(self, chat_id: str, rendered: Rendered) -> str:
         chat = _chat(chat_id)
         markup = _keyboard(rendered.buttons)
-        if not rendered.photo_keys:
+        if not rendered.photo_keys and not rendered.documents:
             message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup))
             return str(message.message_id)
         photos = await self._photos(rendered.photo_keys)
+        documents = await self._documents(rendered.documents)
         if _as_caption(rendered):
             message = await _call(
                 self.bot.send_photo(chat, photos[0], caption=rendered.text, reply_markup=markup)
@@ -180,6 +195,18 @@ class TelegramTransport:
             else:
                 await _call(
                     self.bot.send_media_group(chat, [InputMediaPhoto(data) for data in chunk]),
+                    partial=delivered,
+                )
+            delivered = True
+        for chunk in _albums(documents):
+            if len(chunk) == 1:
+                data, filename = chunk[0]
+                await _call(self.bot.send_document(chat, data, filename=filename), partial=delivered)
+            else:
+                await _call(
+                    self.bot.send_media_group(
+                        chat, [InputMediaDocument(data, filename=filename) for data, filename in chunk]
+                    ),
                     partial=delivered,
                 )
             delivered = True
@@ -209,21 +236,51 @@ class TelegramTransport:
         )
 
     async def _photos(self, keys: Sequence[str]) -> list[bytes]:
-        if self.media is None:
-            raise Rejected(RejectReason.INVALID, "photos given but the transport has no media store")
-        media = self.media
+        if not keys:
+            return []
+        media = self._media_store("photos")
         try:
             return await asyncio.to_thread(lambda: [media.read(key) for key in keys])
         except (OSError, InvalidMediaKey) as exc:
             raise Rejected(RejectReason.INVALID, f"photo not readable: {exc}") from exc
 
+    async def _documents(self, attachments: Sequence[Attachment]) -> list[tuple[bytes, str]]:
+        if not attachments:
+            return []
+        media = self._media_store("documents")
+
+        def read(attachment: Attachment) -> tuple[bytes, str]:
+            # Checked before reading, so an oversized file is not loaded only to be refused.
+            size = media.path(attachment.key).stat().st_size
+            if size > DOCUMENT_MAX_BYTES:
+                raise Rejected(
+                    RejectReason.INVALID,
+                    f"document {attachment.filename!r} has {size} bytes; Telegram takes at most "
+                    f"{DOCUMENT_MAX_BYTES}",
+                )
+            return media.read(attachment.key), attachment.filename
+
+        try:
+            return await asyncio.to_thread(lambda: [read(attachment) for attachment in attachments])
+        except (OSError, InvalidMediaKey) as exc:
+            raise Rejected(RejectReason.INVALID, f"document not readable: {exc}") from exc
+
+    def _media_store(self, what: str) -> MediaStore:
+        if self.media is None:
+            raise Rejected(RejectReason.INVALID, f"{what} given but the transport has no media store")
+        return self.media
+
 
 def _as_caption(rendered: Rendered) -> bool:
-    return len(rendered.photo_keys) == 1 and len(rendered.text) <= CAPTION_LIMIT
+    return (
+        len(rendered.photo_keys) == 1
+        and not rendered.documents
+        and len(rendered.text) <= CAPTION_LIMIT
+    )
 
 
-def _albums(photos: list[bytes]) -> list[list[bytes]]:
-    return [photos[start : start + ALBUM_MAX] for start in range(0, len(photos), ALBUM_MAX)]
+def _albums(items: list[T]) -> list[list[T]]:
+    return [items[start : start + ALBUM_MAX] for start in range(0, len(items), ALBUM_MAX)]
 
 
 def _chat(chat_id: str) -> int | str:

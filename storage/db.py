@@ -1,6 +1,9 @@
 """Engine and session factory for SQLite (embedded) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -9,6 +12,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -44,4 +50,41 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # A Session class of its own per factory: session events are registered
+    # per class, and one registered for this factory (call_after_commit) must
+    # not fire for the sessions of another engine in the same process.
+    own_class = type("FactorySession", (Session,), {"__module__": __name__})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own_class)
+
+
+def call_after_commit(
+    sessions: async_sessionmaker[AsyncSession], flag: str, callback: Callable[[], None]
+) -> None:
+    """Call `callback` after every COMMIT of a session from `sessions` whose `info` holds `flag`.
+
+    Code in a transaction sets `session.info[flag] = True` to ask for it; the
+    flag is dropped when the transaction ends either way, so a rollback calls
+    nothing and the next transaction of the same session starts clean. Only
+    the outermost transaction counts: releasing a savepoint commits nothing.
+    The callback runs in the committing task, right after the commit; an error
+    in it is logged, never raised, because the commit has already happened.
+    """
+    own_class = sessions.kw.get("sync_session_class")
+    if not isinstance(own_class, type) or own_class is Session or not issubclass(own_class, Session):
+        # A listener on the shared Session class would fire for every engine.
+        raise ValueError("call_after_commit needs a session factory made by session_factory()")
+
+    def committed(session: Session) -> None:
+        if session.in_nested_transaction() or not session.info.pop(flag, False):
+            return
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback for %r failed", flag)
+
+    def ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            session.info.pop(flag, None)
+
+    event.listen(own_class, "after_commit", committed)
+    event.listen(own_class, "after_transaction_end", ended)

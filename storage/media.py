@@ -1,4 +1,4 @@
-"""Photo files on the local disk, addressed by content.
+"""Photo and document files on the local disk, addressed by content.
 
 A key is `<kind>/<h0h1>/<h2h3>/<sha256><suffix>`: the same bytes always land
 at the same key, so a photo is written once however many reports use it, and
@@ -7,6 +7,9 @@ the two fan-out levels keep any one directory small.
 Originals (with EXIF and GPS: private evidence under 003 Art. 8.2) and
 display copies (what other people see) live under separate top-level
 folders, so they can be backed up, served and permissioned differently.
+Evidence is what officials attach to their answers (scans of inspection
+records, reply letters): official papers, not citizens' photos, so it gets
+a folder of its own rather than sharing the display copies' permissions.
 Files are created owner-only (0600).
 
 Synchronous on purpose: callers run it with `asyncio.to_thread`.
@@ -24,6 +27,7 @@ from pathlib import Path
 class MediaKind(enum.StrEnum):
     ORIGINAL = "original"
     DISPLAY = "display"
+    EVIDENCE = "evidence"
 
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in MediaKind)
