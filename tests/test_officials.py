@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import citizens, officials
 from bot.admin_commands import add_admin_commands, run_admin_command
+from bot.calendar import WorkingCalendar
+from bot.casework import Desk
 from bot.config import Settings
+from bot.deadlines import StageLimits
 from bot.officials import (
     ANY_ROLE,
     Actor,
@@ -47,6 +50,8 @@ from storage.models import (
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 CLI = Actor("cli", "tester")
+# Acting on reports needs a calendar; these tests have no reports to hand over.
+DESK = Desk(WorkingCalendar(tz="Asia/Ho_Chi_Minh"), StageLimits(), "Asia/Ho_Chi_Minh")
 AN = "Nguyễn Văn An"
 
 
@@ -220,7 +225,7 @@ async def test_roles_belong_to_the_right_kind_of_agency_and_inviters_are_limited
         inviter=admin,
     ) is InviteProblem.NOT_ALLOWED
     await invite(db, "XA-02", Role.AGENCY_ADMIN, "Lê Thị Bình", inviter=platform)
-    await officials.suspend(db, admin, at=NOW, actor=CLI)
+    await officials.suspend(db, admin, at=NOW, actor=CLI, desk=DESK)
     assert await officials.create_invitation(
         db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=AN, at=NOW, actor=CLI, inviter=admin,
     ) is InviteProblem.NOT_ALLOWED
@@ -251,10 +256,10 @@ async def test_authorise_checks_account_status_role_and_current_agency(db: Async
     assert await officials.authorise(db, 502, xa02.id, {Role.SUPERVISOR}) == supervisor
     assert reason(await officials.authorise(db, 502, xa02.id, {Role.RECEIVING_OFFICER})) is RefusalReason.MISSING_ROLE
 
-    await officials.suspend(db, receiver, at=NOW, actor=CLI, reason="lost phone")
+    await officials.suspend(db, receiver, at=NOW, actor=CLI, desk=DESK, reason="lost phone")
     refusal = await officials.authorise(db, 501, xa01.id, {Role.RECEIVING_OFFICER})
     assert isinstance(refusal, Refusal) and refusal.reason is RefusalReason.SUSPENDED and refusal.official == receiver
-    await officials.revoke(db, supervisor, at=NOW, actor=CLI)
+    await officials.revoke(db, supervisor, at=NOW, actor=CLI, desk=DESK)
     assert reason(await officials.authorise(db, 502, None, ANY_ROLE)) is RefusalReason.REVOKED
     with pytest.raises(ValueError):
         await officials.authorise(db, 501, xa01.id, set())
@@ -269,13 +274,13 @@ async def test_suspension_is_immediate_and_withdraws_what_the_account_issued(db:
     pending = await invite(db, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", inviter=admin)
     code = await officials.issue_bind_code(db, admin, xa01, at=NOW, actor=CLI)
 
-    changed = await officials.suspend(db, admin, at=NOW, actor=CLI, reason="phone stolen")
+    changed = await officials.suspend(db, admin, at=NOW, actor=CLI, desk=DESK, reason="phone stolen")
     assert isinstance(changed, StatusChanged)
     assert (changed.withdrawn_invitations, changed.withdrawn_codes) == (1, 1)
     assert admin.status == OfficialStatus.SUSPENDED and admin.status_reason == "phone stolen"
     # Roles are kept through a suspension; only the account is locked.
     assert await officials.roles_of(db, admin.id) == {Role.AGENCY_ADMIN}
-    assert await officials.suspend(db, admin, at=NOW, actor=CLI) is StatusProblem.ALREADY
+    assert await officials.suspend(db, admin, at=NOW, actor=CLI, desk=DESK) is StatusProblem.ALREADY
     bina = await account(db, 502)
     assert await officials.redeem_invitation(db, pending.payload, bina, NOW) is RedeemProblem.REVOKED
     # A locked account cannot pick up roles by opening a fresh link either.
@@ -296,11 +301,11 @@ async def test_suspension_is_immediate_and_withdraws_what_the_account_issued(db:
 
 async def test_revocation_ends_roles_for_good_and_a_new_invitation_brings_the_person_back(db: AsyncSession) -> None:
     official = await onboard(db, "XA-01", Role.RECEIVING_OFFICER, 501)
-    changed = await officials.revoke(db, official, at=NOW, actor=CLI, reason="retired")
+    changed = await officials.revoke(db, official, at=NOW, actor=CLI, desk=DESK, reason="retired")
     assert isinstance(changed, StatusChanged) and changed.ended_roles == (Role.RECEIVING_OFFICER,)
     assert await officials.roles_of(db, official.id) == frozenset()
     assert await officials.reinstate(db, official, at=NOW, actor=CLI) is StatusProblem.REVOKED_IS_FINAL
-    assert await officials.suspend(db, official, at=NOW, actor=CLI) is StatusProblem.REVOKED_IS_FINAL
+    assert await officials.suspend(db, official, at=NOW, actor=CLI, desk=DESK) is StatusProblem.REVOKED_IS_FINAL
     back = await invite(db, "XA-03", Role.HANDLING_OFFICER)
     user = await db.get(User, official.user_id)
     assert user is not None
@@ -333,12 +338,12 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
     colleague = await onboard(db, "VP-UBND", Role.RECEIVING_OFFICER, 502, "Lê Thị Bình")
     stranger = await onboard(db, "XA-02", Role.RECEIVING_OFFICER, 503, "Trần Thị Cúc")
 
-    assert await officials.move_official(db, mover, office, at=NOW, actor=CLI) is MoveProblem.SAME_AGENCY
+    assert await officials.move_official(db, mover, office, at=NOW, actor=CLI, desk=DESK) is MoveProblem.SAME_AGENCY
     for wrong in (mover, stranger):
         assert await officials.move_official(
-            db, mover, xa01, at=NOW, actor=CLI, handover_to=wrong) is MoveProblem.BAD_HANDOVER
+            db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=wrong) is MoveProblem.BAD_HANDOVER
 
-    moved = await officials.move_official(db, mover, xa01, at=NOW, actor=CLI, handover_to=colleague)
+    moved = await officials.move_official(db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=colleague)
     assert isinstance(moved, Moved)
     assert moved.roles_moved == (Role.AGENCY_HEAD,)
     # A supervisor is one only inside the Provincial Office.
@@ -356,7 +361,7 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
         "from_agency_id": office.id, "roles_moved": ["agency_head"], "roles_ended": ["supervisor"],
         "handover_to": colleague.id, "reassigned": 0,
     }
-    assert await officials.reassign_open_work(db, mover.id, colleague.id, NOW) == 0
+    assert await officials.reassign_open_work(db, DESK, mover, colleague, NOW, "moved") == 0  # no open work
 
 
 # --- group chats ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ timeline event; the refused ones change nothing at all.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,11 @@ DETAILS: dict[Action, dict] = {
     Action.ANSWER_CLARIFICATION: {"answer": "Đã hoàn thành ngày 24/11."},
     Action.RATE: {"rating": Rating.UNSATISFIED},
     Action.REOPEN: {"reason": "Rác vẫn còn."},
+    Action.HANDOVER: {"reason": "moved"},
+    Action.UNASSIGN: {"reason": "suspended"},
+    Action.NOTE: {"note": "Đã gọi tổ dân phố."},
+    Action.COORDINATE: {"question": "Đề nghị phường bên cạnh cho biết lịch thu gom."},
+    Action.COORDINATION_ANSWER: {"request_id": 1, "answer": "Thứ Ba hằng tuần."},
 }
 
 
@@ -134,7 +140,17 @@ EXPECTED: dict[Action, set[str]] = {
     Action.RATE: {"citizen"},
     Action.REOPEN: {"citizen"},
     Action.CLOSE: {"system"},
+    Action.HANDOVER: {"system"},
+    Action.UNASSIGN: {"system"},
+    Action.NOTE: {"receiving officer", "handling officer", "head"},
+    Action.COORDINATE: {"handling officer", "head"},
+    # Only the agency the request went to answers it (here: the other agency).
+    Action.COORDINATION_ANSWER: {"other agency's officer"},
+    Action.REVEAL_CONTACT: {"receiving officer", "handling officer", "head"},
+    Action.MARK_URGENT: {"receiving officer", "head"},
 }
+# Actions a handling officer may fire only on a report assigned to them.
+ASSIGNEE_ONLY = {Action.NOTE, Action.REVEAL_CONTACT}
 ACTORS = ["citizen", "other citizen", "system", "nobody", "receiving officer", "handling officer",
           "another handling officer", "head", "agency admin", "supervisor", "other agency's officer",
           "suspended officer"]
@@ -145,7 +161,9 @@ def test_every_action_has_an_expectation() -> None:
 
 
 @pytest.mark.parametrize("action", list(EXPECTED), ids=str)
-async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker[AsyncSession],
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.workflow")
     async with sessions.begin() as session:
         world = await build_world(session)
     t = workflow.TRANSITIONS[action]
@@ -158,16 +176,27 @@ async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker
                     details["assignee_id"] = world.colleague.id
                 if Need.TARGET_AGENCY in t.needs:
                     details["target_agency_id"] = world.other_agency.id
+                if action is Action.COORDINATION_ANSWER:
+                    details["to_agency_id"] = world.other_agency.id
                 before = (report.state, report.version, report.agency_id, report.assignee_id)
                 outcome = await workflow.fire(session, report, action, world.actors[name], NOW, details)
                 events = await session.scalar(
                     select(func.count()).select_from(ReportEvent).where(ReportEvent.report_id == report.id))
                 expected = name in EXPECTED[action]
+                if name == "handling officer" and action in ASSIGNEE_ONLY and before[3] is None:
+                    # A handling officer acts only on the reports assigned to them.
+                    expected = False
                 assert outcome.ok is expected, f"{action} from {source} by {name}: {outcome.refusal}"
                 if expected:
-                    assert report.state == t.target and report.version == 2 and events == 1
+                    # Annotations keep the state and the version: they must not make a card stale.
+                    assert report.state == (t.target or source) and events == 1
+                    assert report.version == (2 if t.bumps else 1)
                 else:
                     assert outcome.refusal is Refusal.NOT_ALLOWED
+                    # Every refusal is logged with the report and who tried.
+                    logged = caplog.records[-1]
+                    assert logged.name == "bot.workflow" and f"refused {action}" in logged.getMessage()
+                    assert f"report {report.id} " in logged.getMessage()
                     await session.refresh(report)
                     assert (report.state, report.version, report.agency_id, report.assignee_id) == before
                     assert events == 0
