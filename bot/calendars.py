@@ -1,0 +1,248 @@
+"""The working calendars a running bot uses: the province's, and each agency's own office hours.
+
+What makes a calendar lives in three places: the `holidays` package, the
+province file (its `calendar` days, and an agency's optional `office_hours`),
+and the days the platform administrator adds with `congdan admin calendar`
+(table `calendar_days`). `load_calendars` combines them; `CalendarCache` keeps
+the result in a long-running process and reloads it when any of them changed,
+possibly from another process (the command line), as bot/routing.py's
+RouterCache does for the router. A reload builds a new immutable `Calendars`
+and swaps one reference, so a deadline computed meanwhile uses either the old
+calendars or the new ones, never a mixture.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import WeeklyHours, WorkingCalendar, WorkPeriod
+from storage.models import Agency, CalendarDay, Province
+from storage.models.reminders import DayKind
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# --- office hours as the province file and the database spell them --------------------------
+
+
+def parse_weekdays(key: str) -> list[int]:
+    """"mon", "mon-fri", "sat,sun" -> weekday numbers (0 = Monday); ValueError otherwise."""
+    days: list[int] = []
+    for part in key.lower().replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        if first not in WEEKDAYS or (dash and last not in WEEKDAYS):
+            raise ValueError(f"{key!r} is not a weekday or range of weekdays ({', '.join(WEEKDAYS)})")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last if dash else first)
+        if end < start:
+            raise ValueError(f"{key!r}: a range of weekdays runs from Monday towards Sunday")
+        days.extend(range(start, end + 1))
+    return days
+
+
+def weekly_hours_from_mapping(raw: Mapping[Any, Any]) -> WeeklyHours:
+    """{"mon-fri": ["07:30-11:30", "13:30-17:30"], "sat": ["07:30-11:30"]} -> WeeklyHours.
+
+    Weekdays not named have no office hours. TypeError or ValueError says what is wrong.
+    """
+    by_weekday: dict[int, list[WorkPeriod]] = {}
+    for key, periods in raw.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{key!r} is not a weekday name")
+        if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
+            raise TypeError(f"{key}: expected a list of periods like \"07:30-11:30\"")
+        parsed = [WorkPeriod.parse(p) for p in periods]
+        for weekday in parse_weekdays(key):
+            if weekday in by_weekday:
+                raise ValueError(f"{WEEKDAYS[weekday]} is given twice")
+            by_weekday[weekday] = parsed
+    hours = WeeklyHours({weekday: tuple(periods) for weekday, periods in by_weekday.items()})
+    if not any(hours.total(weekday) for weekday in range(7)):
+        raise ValueError("no weekday has office hours")
+    return hours
+
+
+def weekly_hours_to_json(hours: WeeklyHours) -> str:
+    return json.dumps(
+        {str(weekday): [f"{p.start:%H:%M}-{p.end:%H:%M}" for p in periods]
+         for weekday, periods in hours.by_weekday.items() if periods},
+        sort_keys=True,
+    )
+
+
+def weekly_hours_from_json(text: str) -> WeeklyHours:
+    raw = json.loads(text)
+    return WeeklyHours({int(weekday): tuple(WorkPeriod.parse(p) for p in periods) for weekday, periods in raw.items()})
+
+
+# --- the calendars ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """The province's calendar and the calendars of the agencies that keep their own hours."""
+
+    province: WorkingCalendar
+    by_agency: Mapping[int, WorkingCalendar] = field(default_factory=lambda: MappingProxyType({}))
+
+    def for_agency(self, agency_id: int | None) -> WorkingCalendar:
+        if agency_id is None:
+            return self.province
+        return self.by_agency.get(agency_id, self.province)
+
+
+@dataclass(frozen=True)
+class ExtraDays:
+    days_off: frozenset[date]
+    working_days: frozenset[date]
+
+
+def combine_days(file_off: Iterable[date], file_working: Iterable[date],
+                 admin: Iterable[tuple[date, DayKind]]) -> ExtraDays:
+    """The file's extra days with the administrator's on top: a day the administrator set wins."""
+    off, working = set(file_off), set(file_working)
+    for day, kind in admin:
+        off.discard(day)
+        working.discard(day)
+        (off if kind == DayKind.DAY_OFF else working).add(day)
+    return ExtraDays(frozenset(off), frozenset(working))
+
+
+async def extra_days(session: AsyncSession) -> ExtraDays:
+    from bot.province import calendar_from_json
+
+    province = await session.scalar(select(Province).limit(1))
+    file_off, file_working = calendar_from_json(province.calendar_json if province else None)
+    admin = (await session.execute(select(CalendarDay.day, CalendarDay.kind))).all()
+    return combine_days(file_off, file_working, [(day, DayKind(kind)) for day, kind in admin])
+
+
+async def load_calendars(session: AsyncSession, timezone_name: str) -> Calendars:
+    days = await extra_days(session)
+
+    def calendar(hours: WeeklyHours | None = None) -> WorkingCalendar:
+        return WorkingCalendar(tz=timezone_name, hours=hours, extra_days_off=days.days_off,
+                               extra_working_days=days.working_days)
+
+    own_hours = (await session.execute(
+        select(Agency.id, Agency.office_hours_json).where(Agency.office_hours_json.is_not(None))
+    )).all()
+    return Calendars(
+        province=calendar(),
+        by_agency=MappingProxyType({agency_id: calendar(weekly_hours_from_json(text)) for agency_id, text in own_hours}),
+    )
+
+
+# What tells a process that its calendars are stale: an import (which bumps the
+# province row) or an administrator's day added or removed.
+_Version = tuple[datetime | None, int, datetime | None]
+
+
+async def _version(session: AsyncSession) -> _Version:
+    row = (await session.execute(
+        select(
+            select(Province.updated_at).limit(1).scalar_subquery(),
+            select(func.count()).select_from(CalendarDay).scalar_subquery(),
+            select(func.max(CalendarDay.created_at)).scalar_subquery(),
+        )
+    )).one()
+    return row[0], int(row[1] or 0), row[2]
+
+
+class CalendarCache:
+    """The calendars of this process, reloaded when the data behind them changed."""
+
+    def __init__(self, timezone_name: str, current: Calendars | None = None) -> None:
+        self.timezone_name = timezone_name
+        self._current = current or Calendars(WorkingCalendar(tz=timezone_name))
+        self._version: _Version | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def current(self) -> Calendars:
+        return self._current
+
+    async def refresh(self, session: AsyncSession) -> bool:
+        """Reload if anything changed since the last load; whether it did. One small query otherwise."""
+        version = await _version(session)
+        if version == self._version:
+            return False
+        async with self._lock:
+            if version == self._version:
+                return False
+            self._current = await load_calendars(session, self.timezone_name)
+            self._version = version
+            return True
+
+
+# --- the platform administrator's days (`congdan admin calendar`) -----------------------------
+
+
+@dataclass(frozen=True)
+class DayChange:
+    day: date
+    kind: DayKind
+    # What the day was before the change, in the province's calendar.
+    was_working: bool
+    replaced: DayKind | None
+
+
+async def set_day(session: AsyncSession, day: date, kind: DayKind, *, reason: str | None, by: str | None,
+                  at: datetime, timezone_name: str) -> DayChange:
+    """Make `day` a day off or a working day from now on; deadlines already set stay as they are."""
+    was_working = (await load_calendars(session, timezone_name)).province.is_working_day(day)
+    row = await session.get(CalendarDay, day)
+    replaced = DayKind(row.kind) if row is not None else None
+    if row is None:
+        session.add(CalendarDay(day=day, kind=kind, reason=reason, created_by=by, created_at=at))
+    else:
+        row.kind, row.reason, row.created_by, row.created_at = kind, reason, by, at
+    await session.flush()
+    return DayChange(day, kind, was_working, replaced)
+
+
+async def remove_day(session: AsyncSession, day: date) -> CalendarDay | None:
+    """Forget the administrator's change of `day`; the file and the package decide it again."""
+    row = await session.get(CalendarDay, day)
+    if row is not None:
+        await session.delete(row)
+        await session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    day: date
+    working: bool
+    source: str  # "holidays package", "province file", "administrator"
+    note: str
+
+
+async def year_listing(session: AsyncSession, year: int, timezone_name: str) -> list[DayEntry]:
+    """Every day of `year` that differs from an ordinary week, and who says so."""
+    from bot.province import calendar_from_json
+
+    calendar = (await load_calendars(session, timezone_name)).province
+    entries: dict[date, DayEntry] = {}
+    for day, name in calendar.public_holidays(year).items():
+        entries[day] = DayEntry(day, False, "holidays package", name)
+    for day in calendar.public_makeup_days(year):
+        entries[day] = DayEntry(day, True, "holidays package", "make-up working day")
+    province = await session.scalar(select(Province).limit(1))
+    file_off, file_working = calendar_from_json(province.calendar_json if province else None)
+    for days, working in ((file_off, False), (file_working, True)):
+        for day in days:
+            if day.year == year:
+                entries[day] = DayEntry(day, working, "province file", "")
+    rows = await session.scalars(select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1),
+                                                           CalendarDay.day <= date(year, 12, 31)))
+    for row in rows:
+        entries[row.day] = DayEntry(row.day, row.kind == DayKind.WORKING_DAY, "administrator", row.reason or "")
+    return [entries[day] for day in sorted(entries)]

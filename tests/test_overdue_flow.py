@@ -1,0 +1,105 @@
+"""End to end: the running bot's scheduler reminds and escalates, and /overdue lists what is late.
+
+Once the officials are in, the bot's clock is moved to a Wednesday morning a
+week or more ahead (never behind the real clock, which the outbox's own times
+follow), so that office hours hold whatever the hour of the test run.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import reports
+from bot.calendar import WorkingCalendar
+from bot.config import Settings
+from bot.delivery import SenderConfig
+from bot.drafts import DraftContent, DraftPhoto
+from bot.emulator import BotApiEmulator
+from bot.officials import Refusal, RefusalReason, Role
+from bot.routing import Router
+from bot.sandbox import Sandbox, running_bot
+from handlers.officials import refusal_text
+from handlers.overdue import HEADING
+from storage.models import Report, User
+from tests.reminder_world import IN_WARD, VN
+from tests.test_officials_flow import VI, Clock, Person, bind_group, onboard
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {"scheduler_enabled": True, "scheduler_tick_seconds": 0.2, "scheduler_lease_seconds": 1.0}
+
+
+def a_quiet_wednesday(now: datetime) -> datetime:
+    """10:00 on a Wednesday at least a week ahead, with Monday to Wednesday working days."""
+    calendar = WorkingCalendar()
+    day = now.astimezone(VN).date() + timedelta(days=7)
+    while day.weekday() != 2 or not all(calendar.is_working_day(day - timedelta(days=k)) for k in range(3)):
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10), tzinfo=VN)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def bot(emu: BotApiEmulator, settings: Settings, clock: Clock) -> AsyncIterator[Sandbox]:
+    # The test is about who hears what, not about Telegram's limits: no minute-long waits per group message.
+    fast = SenderConfig(group_per_minute=1200, private_chat_per_second=20, poll_interval=0.1)
+    async with running_bot(emu, settings, clock=clock, sender_config=fast) as sandbox:
+        yield sandbox
+
+
+async def file_report(bot: Sandbox, at: datetime) -> Report:
+    """A citizen's report submitted at `at`, as the bot submits one."""
+    photo = DraftPhoto("f" * 64, "originals/f", "display/f.jpg", None, "jpeg", 800, 600)
+    content = DraftContent(topic="environment", description="Rác thải đổ trộm cạnh mương thoát nước.",
+                           latitude=IN_WARD[0], longitude=IN_WARD[1], photos=(photo,), identity_public=False)
+    async with bot.deps.sessions.begin() as session:
+        citizen = User(platform="telegram", external_id="citizen-1", chat_id="1", language="vi")
+        session.add(citizen)
+        await session.flush()
+        done = await reports.submit(session, citizen, content, router=await Router.load(session),
+                                    desk=bot.deps.desk, now=at, year=at.year)
+        assert isinstance(done, reports.Submitted)
+        return done.report
+
+
+async def test_reminders_reach_people_and_overdue_lists_them(bot: Sandbox, settings: Settings,
+                                                            emu: BotApiEmulator, clock: Clock, capsys) -> None:
+    admin = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
+    head = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_HEAD, "Phạm Thị Dung", "Dung")
+    handler = await onboard(bot, settings, capsys, emu, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", "Binh")
+    supervisor = await onboard(bot, settings, capsys, emu, "VP-UBND", Role.SUPERVISOR, "Trần Văn Sơn", "Son")
+    group, _ = await bind_group(bot, admin, emu, head.user)
+    # Invitations are made on the real clock; the week ahead starts once everyone is in.
+    now = datetime.now(UTC)
+    clock.offset = a_quiet_wednesday(now) - now
+    # Submitted on Monday 10:00: to be received by Tuesday 10:00; a working day overdue now.
+    report = await file_report(bot, clock() - timedelta(days=2))
+    await group.expect(lambda m: report.code in m.content and m.has_inline_keyboard, timeout=WAIT)
+
+    # The scheduler of the running bot: the group is reminded, the head and the Provincial Office are told.
+    reminded = await group.expect(lambda m: report.code in m.content and m.content.startswith("⏰"), timeout=WAIT)
+    assert VI("📜 Timeline") in reminded.buttons
+    alert = await supervisor.chat.expect(lambda m: report.code in m.content and "🚨" in m.content, timeout=WAIT)
+    assert not alert.has_inline_keyboard
+    await head.chat.expect(lambda m: report.code in m.content and "🚨" in m.content, timeout=WAIT)
+
+    for person in (supervisor, head):
+        await person.chat.send_text("/overdue")
+        listing = await person.chat.expect(lambda m: m.content.startswith(VI(HEADING, n=1)), timeout=WAIT)
+        assert report.code in listing.content
+    assert (await handler.say("/overdue")).content == refusal_text(Refusal(RefusalReason.MISSING_ROLE), VI)
+    stranger = Person(emu, "Khách")
+    assert (await stranger.say("/overdue")).content == refusal_text(Refusal(RefusalReason.NOT_AN_OFFICIAL), VI)
+    async with bot.deps.sessions() as session:
+        row = await session.scalar(select(Report).where(Report.id == report.id))
+        assert row is not None and row.next_reminder_at is not None and row.next_reminder_at > clock()
