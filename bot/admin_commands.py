@@ -9,15 +9,16 @@ system user as the actor.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import officials
+from bot import calendars, officials
 from bot.config import Settings
-from bot.deps import system_clock
+from bot.deps import load_desk, system_clock
 from bot.officials import (
     DEFAULT_INVITATION_HOURS,
     Actor,
@@ -31,8 +32,9 @@ from bot.officials import (
 )
 from storage.db import create_engine, session_factory
 from storage.models import Agency, Official
+from storage.models.reminders import DayKind
 
-ADMIN_COMMANDS = frozenset({"invite", "suspend", "revoke", "reinstate", "move", "officials"})
+ADMIN_COMMANDS = frozenset({"invite", "suspend", "revoke", "reinstate", "move", "officials", "calendar"})
 
 _INVITE_PROBLEMS = {
     InviteProblem.AGENCY_INACTIVE: "the agency is not active in the province file",
@@ -46,6 +48,7 @@ _INVITE_PROBLEMS = {
 _STATUS_PROBLEMS = {
     StatusProblem.ALREADY: "nothing to do, it is already {status}",
     StatusProblem.REVOKED_IS_FINAL: "the account is revoked; a person back in service needs a new invitation",
+    StatusProblem.BAD_HANDOVER: "--handover-to must be another active official of the same agency",
 }
 _MOVE_PROBLEMS = {
     MoveProblem.SAME_AGENCY: "the official already works for that agency",
@@ -69,6 +72,13 @@ def _role(text: str) -> Role:
         ) from None
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def add_admin_commands(admin_subparsers: argparse._SubParsersAction) -> None:
     invite = admin_subparsers.add_parser("invite", help="print a one-time Telegram link that makes its opener an official")
     invite.add_argument("--agency", required=True, metavar="CODE", help="the agency's code in the province file")
@@ -87,6 +97,9 @@ def add_admin_commands(admin_subparsers: argparse._SubParsersAction) -> None:
         command = admin_subparsers.add_parser(name, help=text)
         command.add_argument("--official", required=True, nargs="+", metavar="ID-or-phone")
         command.add_argument("--reason", help="recorded in the access log")
+        if name == "suspend":
+            command.add_argument("--handover-to", metavar="ID-or-phone",
+                                 help="colleague who takes over the open work (default: back to the agency's queue)")
 
     revoke = admin_subparsers.add_parser(
         "revoke", help="close accounts of people who left the service (001 Art. 13.1.đ), or unused invitations"
@@ -95,6 +108,8 @@ def add_admin_commands(admin_subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--official", nargs="+", metavar="ID-or-phone")
     which.add_argument("--invitation", nargs="+", type=int, metavar="ID")
     revoke.add_argument("--reason", help="recorded in the access log")
+    revoke.add_argument("--handover-to", metavar="ID-or-phone",
+                        help="colleague who takes over the open work (default: back to the agency's queue)")
 
     move = admin_subparsers.add_parser("move", help="move an official to another agency with their roles (002 Art. 11)")
     move.add_argument("--official", required=True, metavar="ID-or-phone")
@@ -107,6 +122,19 @@ def add_admin_commands(admin_subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--status", choices=[status.value for status in OfficialStatus])
     listing.add_argument("--invitations", action="store_true", help="list unused, unexpired invitations instead")
 
+    calendar = admin_subparsers.add_parser(
+        "calendar", help="days off and make-up working days beyond the holidays package and the province file")
+    days = calendar.add_subparsers(dest="calendar_command", required=True)
+    for name, text in (("add-day-off", "make DATE a day off (e.g. a substitute day the government announced)"),
+                       ("add-working-day", "make DATE a working day (e.g. a make-up Saturday)")):
+        change = days.add_parser(name, help=text)
+        change.add_argument("date", type=_date, metavar="DATE", help="YYYY-MM-DD")
+        change.add_argument("--reason", help="e.g. the number of the government's notice")
+    remove = days.add_parser("remove", help="undo an administrator's change of DATE")
+    remove.add_argument("date", type=_date, metavar="DATE", help="YYYY-MM-DD")
+    year = days.add_parser("list", help="the year's days off and make-up days, and where each comes from")
+    year.add_argument("--year", type=int, help="default: this year")
+
 
 async def run_admin_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run one of ADMIN_COMMANDS; 0 when everything asked for was done, 2 otherwise."""
@@ -116,6 +144,7 @@ async def run_admin_command(args: argparse.Namespace, settings: Settings) -> int
         "revoke": _revoke,
         "move": _move,
         "officials": _list,
+        "calendar": _calendar,
     }
     bot_username = None
     if args.admin_command == "invite":
@@ -194,9 +223,22 @@ async def _invite(
     return 0
 
 
+async def _handover(session: AsyncSession, args: argparse.Namespace) -> Official | None | bool:
+    """The colleague named by --handover-to; None when not given, False when not found."""
+    ref = getattr(args, "handover_to", None)
+    if not ref:
+        return None
+    return await _official(session, ref) or False
+
+
 async def _change_status(session: AsyncSession, args: argparse.Namespace, settings: Settings, at: datetime) -> int:
     if args.admin_command == "suspend":
-        return await _each_official(session, args.official, "suspended", officials.suspend, args.reason, at)
+        handover_to = await _handover(session, args)
+        if handover_to is False:
+            return 2
+        desk = await load_desk(session, settings)
+        suspend = functools.partial(officials.suspend, desk=desk, handover_to=handover_to)
+        return await _each_official(session, args.official, "suspended", suspend, args.reason, at)
     return await _each_official(session, args.official, "reinstated", officials.reinstate, args.reason, at)
 
 
@@ -225,6 +267,8 @@ async def _each_official(
         notes = []
         if result.ended_roles:
             notes.append("roles ended: " + ", ".join(result.ended_roles))
+        if result.handed_over:
+            notes.append(f"{result.handed_over} open assignment(s) handed over")
         if result.withdrawn_invitations or result.withdrawn_codes:
             notes.append(f"withdrew {result.withdrawn_invitations} unused invitation(s) and "
                          f"{result.withdrawn_codes} group code(s) it issued")
@@ -235,7 +279,11 @@ async def _each_official(
 
 async def _revoke(session: AsyncSession, args: argparse.Namespace, settings: Settings, at: datetime) -> int:
     if args.official:
-        return await _each_official(session, args.official, "revoked", officials.revoke, args.reason, at)
+        handover_to = await _handover(session, args)
+        if handover_to is False:
+            return 2
+        revoke = functools.partial(officials.revoke, desk=await load_desk(session, settings), handover_to=handover_to)
+        return await _each_official(session, args.official, "revoked", revoke, args.reason, at)
     failed = False
     for invitation_id in args.invitation:
         result = await officials.revoke_invitation(session, invitation_id, at=at, actor=Actor.command_line())
@@ -252,13 +300,12 @@ async def _move(session: AsyncSession, args: argparse.Namespace, settings: Setti
     agency = await _agency(session, args.to)
     if official is None or agency is None:
         return 2
-    handover_to = None
-    if args.handover_to:
-        handover_to = await _official(session, args.handover_to)
-        if handover_to is None:
-            return 2
+    handover_to = await _handover(session, args)
+    if handover_to is False:
+        return 2
     moved = await officials.move_official(
-        session, official, agency, at=at, actor=Actor.command_line(), handover_to=handover_to
+        session, official, agency, at=at, actor=Actor.command_line(), desk=await load_desk(session, settings),
+        handover_to=handover_to,
     )
     if isinstance(moved, MoveProblem):
         return _fail(f"not moved: {_MOVE_PROBLEMS[moved]}")
@@ -302,4 +349,33 @@ async def _list_invitations(session: AsyncSession, agency: Agency | None, settin
     print(f"{'ID':>5}  {'AGENCY':<10}  {'ROLE':<18}  {'EXPIRES':<20}  NAME")
     for i in pending:
         print(f"{i.id:>5}  {codes[i.agency_id]:<10}  {i.role:<18}  {_when(i.expires_at, settings):<20}  {i.full_name}")
+    return 0
+
+
+async def _calendar(session: AsyncSession, args: argparse.Namespace, settings: Settings, at: datetime) -> int:
+    """Running bots pick the change up within a tick (bot/calendars.CalendarCache); deadlines already set stay."""
+    who = Actor.command_line().external_id
+    if args.calendar_command == "list":
+        year = args.year or at.astimezone(settings.zone).year
+        for entry in await calendars.year_listing(session, year, settings.timezone):
+            status = "working" if entry.working else "day off"
+            note = f"  {entry.note}" if entry.note else ""
+            print(f"{entry.day:%Y-%m-%d} {entry.day:%a}  {status:<8} {entry.source}{note}")
+        return 0
+    if args.calendar_command == "remove":
+        removed = await calendars.remove_day(session, args.date)
+        if removed is None:
+            return _fail(f"{args.date}: no change of this day was made here (province file and package days "
+                         "are changed in the file)")
+        print(f"removed: {args.date} is again as the province file and the holidays package say")
+        return 0
+    kind = DayKind.DAY_OFF if args.calendar_command == "add-day-off" else DayKind.WORKING_DAY
+    change = await calendars.set_day(session, args.date, kind, reason=args.reason, by=who, at=at,
+                                     timezone_name=settings.timezone)
+    wanted_working = kind == DayKind.WORKING_DAY
+    label = "a working day" if wanted_working else "a day off"
+    if change.was_working == wanted_working:
+        print(f"note: {args.date} already was {label}; recorded anyway")
+    print(f"{args.date:%Y-%m-%d} ({args.date:%A}) is now {label}; running bots use it within a minute, "
+          "for deadlines set from now on")
     return 0

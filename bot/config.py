@@ -50,6 +50,33 @@ class Settings:
     # once for the whole album instead of once per photo.
     album_quiet_seconds: float = 1.2
     polling_timeout: int = 30
+    # Timed work (scheduler/): reminders, escalations, the digest, the monthly list.
+    scheduler_enabled: bool = True
+    scheduler_tick_seconds: float = 30.0
+    # With several bot processes on one database, the one holding this lease
+    # does the timed work; another takes over this long after the holder died.
+    scheduler_lease_seconds: float = 90.0
+    # Reminders to whoever holds a stage when these shares of its time have passed.
+    reminder_shares: tuple[float, ...] = (0.5, 0.8)
+    # The outbox sender's overall rate: Telegram's 30/s, or up to 1000/s with paid broadcasts.
+    outbox_per_second: float = 30.0
+    # Messages in flight at once (0: 8, or 64 above 100/s); also the most a
+    # crash can leave unconfirmed, or for alerts send twice.
+    outbox_in_flight: int = 0
+    # Alerts: channels the province's real alerts are also posted to ("@name" or "-100…").
+    alert_channels: tuple[str, ...] = ()
+    # CAP `sender`: a globally unique name of this system, e.g. "canhbao@caobang.gov.vn";
+    # empty: "congdan@<province code>".
+    alert_cap_sender: str = ""
+    # How often scheduled alerts are looked for, and the approver's progress message edited.
+    alert_tick_seconds: float = 1.0
+    alert_progress_seconds: float = 3.0
+
+    @property
+    def sender_in_flight(self) -> int:
+        if self.outbox_in_flight:
+            return self.outbox_in_flight
+        return 64 if self.outbox_per_second > 100 else 8
 
     @property
     def file_base_url(self) -> str:
@@ -87,6 +114,34 @@ def _as_str(raw: Any) -> str:
     return str(raw).strip()
 
 
+def _as_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _as_chats(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    chats = tuple(str(item).strip() for item in items if str(item).strip())
+    for chat in chats:
+        if not (chat.startswith("@") and len(chat) > 1) and not chat.lstrip("-").isdigit():
+            raise ValueError(f"{chat!r} is neither @channelname nor a numeric chat id")
+    return chats
+
+
+def _as_shares(raw: Any) -> tuple[float, ...]:
+    items = raw if isinstance(raw, list) else [part for part in str(raw).split(",") if part.strip()]
+    shares = tuple(float(item) for item in items)
+    if any(not 0 < share < 1 for share in shares) or list(shares) != sorted(set(shares)):
+        raise ValueError("must be rising fractions between 0 and 1, e.g. 0.5,0.8")
+    return shares
+
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "max_photos": _as_int(1),
     "max_photo_bytes": _as_int(1024),
@@ -96,6 +151,15 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "address_min_chars": _as_int(1),
     "album_quiet_seconds": _as_float,
     "polling_timeout": _as_int(0),
+    "scheduler_enabled": _as_bool,
+    "scheduler_tick_seconds": _as_float,
+    "scheduler_lease_seconds": _as_float,
+    "reminder_shares": _as_shares,
+    "outbox_per_second": _as_float,
+    "outbox_in_flight": _as_int(0),
+    "alert_channels": _as_chats,
+    "alert_tick_seconds": _as_float,
+    "alert_progress_seconds": _as_float,
 }
 
 
@@ -174,6 +238,10 @@ def _check(s: Settings, require_token: bool) -> list[str]:
         )
     if s.description_min_chars >= s.description_max_chars:
         problems.append("DESCRIPTION_MIN_CHARS: must be below DESCRIPTION_MAX_CHARS")
+    if s.scheduler_lease_seconds < 2 * s.scheduler_tick_seconds:
+        problems.append("SCHEDULER_LEASE_SECONDS: must be at least twice SCHEDULER_TICK_SECONDS")
+    if s.outbox_per_second > 1000:
+        problems.append("OUTBOX_PER_SECOND: at most 1000 (Telegram's paid broadcast limit)")
     if s.max_photos > 10:
         problems.append("MAX_PHOTOS: at most 10 (a Telegram album holds 10)")
     return problems

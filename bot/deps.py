@@ -1,28 +1,32 @@
 """What every handler needs, built once at start and shared."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import outbox
 from bot.calendar import WorkingCalendar
+from bot.calendars import CalendarCache, load_calendars
+from bot.casework import Desk
 from bot.config import Settings
 from bot.deadlines import StageLimits
 from bot.drafts import Limits
 from bot.photos import PhotoLimits
 from bot.routing import RouterCache
-from storage.db import create_engine, session_factory
+from storage.db import call_after_commit, create_engine, session_factory
 from storage.media import MediaStore
-from storage.models import Province
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def no_sender() -> None:
+    """No sender runs in this process (the command line, a test): its poll finds the rows."""
 
 
 @dataclass
@@ -34,43 +38,71 @@ class Deps:
     # Rebuilt when a province import (possibly from the CLI, another process)
     # changes the province, so a running bot routes by the new boundaries.
     routers: RouterCache
-    calendar: WorkingCalendar
+    # The working calendars, reloaded by the scheduler when the province file,
+    # an agency's office hours or the administrator's days change.
+    calendars: CalendarCache
     draft_limits: Limits
     photo_limits: PhotoLimits
     stage_limits: StageLimits = field(default_factory=StageLimits)
     # Replaced by tests and the demo to move time without waiting for it.
     clock: Callable[[], datetime] = system_clock
+    # The outbox sender of this process, told that rows were committed; set
+    # while bot.telegram_app runs one. Called from the after-commit hook that
+    # __post_init__ registers, so handlers never call it themselves.
+    wake_sender: Callable[[], None] = no_sender
+
+    def __post_init__(self) -> None:
+        # Looked up at each commit, not bound now: the sender starts (and
+        # stops) after the sessions are made.
+        call_after_commit(self.sessions, outbox.ENQUEUED_FLAG, lambda: self.wake_sender())
 
     def now(self) -> datetime:
         return self.clock()
 
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The province's working calendar as it is now."""
+        return self.calendars.current.province
+
+    @property
+    def desk(self) -> Desk:
+        # Built at each use from the current calendars, so a reload reaches
+        # the next action without anyone holding on to an old one.
+        current = self.calendars.current
+        return Desk(current.province, self.stage_limits, self.settings.timezone, current.by_agency)
+
 
 async def load_calendar(session: AsyncSession, timezone_name: str) -> WorkingCalendar:
-    """The province's calendar: public holidays plus the province file's extra days."""
-    province = await session.scalar(select(Province).limit(1))
-    extra_off: list[date] = []
-    extra_working: list[date] = []
-    if province is not None and province.calendar_json:
-        raw = json.loads(province.calendar_json)
-        extra_off = [date.fromisoformat(d) for d in raw.get("extra_days_off", [])]
-        extra_working = [date.fromisoformat(d) for d in raw.get("extra_working_days", [])]
-    return WorkingCalendar(tz=timezone_name, extra_days_off=extra_off, extra_working_days=extra_working)
+    """The province's calendar: public holidays, the province file's and the administrator's extra days."""
+    return (await load_calendars(session, timezone_name)).province
+
+
+def stage_limits(settings: Settings) -> StageLimits:
+    return StageLimits(reminder_shares=settings.reminder_shares)
+
+
+async def load_desk(session: AsyncSession, settings: Settings) -> Desk:
+    """For the command line, which acts on reports without a running bot."""
+    calendars = await load_calendars(session, settings.timezone)
+    return Desk(calendars.province, stage_limits(settings), settings.timezone, calendars.by_agency)
 
 
 async def build_deps(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Deps:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     routers = RouterCache()
+    calendars = CalendarCache(settings.timezone)
     async with sessions() as session:
         await routers.get(session)
-        calendar = await load_calendar(session, settings.timezone)
+        await calendars.refresh(session)
     return Deps(
         settings=settings,
         engine=engine,
         sessions=sessions,
         media=MediaStore(Path(settings.media_dir)),
         routers=routers,
-        calendar=calendar,
+        calendars=calendars,
+        stage_limits=stage_limits(settings),
         draft_limits=Limits(
             description_min=settings.description_min_chars,
             description_max=settings.description_max_chars,

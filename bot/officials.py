@@ -34,7 +34,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,9 @@ from storage.models import (
 )
 from storage.models.officials import OfficialStatus, Role
 from storage.models.province import AgencyKind
+
+if TYPE_CHECKING:
+    from bot.casework import Desk
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,8 @@ ROLE_REACH: dict[Role, Reach] = {
     Role.SUPERVISOR: Reach.PROVINCE,
     # 003 Art. 12-13: alerts from any agency go to the focal unit.
     Role.FOCAL_UNIT: Reach.PROVINCE,
+    # 003 Art. 13: an agency drafts the alerts it answers for; the focal unit publishes them.
+    Role.ALERT_AUTHOR: Reach.AGENCY,
     # 003 Art. 5.4: the platform's administrator manages every agency's accounts.
     Role.PLATFORM_ADMIN: Reach.PROVINCE,
 }
@@ -114,6 +119,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.AGENCY_ADMIN: N_("agency administrator"),
     Role.SUPERVISOR: N_("Provincial Office supervisor"),
     Role.FOCAL_UNIT: N_("alert focal unit officer"),
+    Role.ALERT_AUTHOR: N_("alert author"),
     Role.PLATFORM_ADMIN: N_("platform administrator"),
 }
 
@@ -617,6 +623,8 @@ class StatusProblem(enum.StrEnum):
     ALREADY = "already"
     # Revocation is final: a person back in service gets a new invitation.
     REVOKED_IS_FINAL = "revoked_is_final"
+    # The colleague named to take over is not an active official of the same agency.
+    BAD_HANDOVER = "bad_handover"
 
 
 @dataclass(frozen=True)
@@ -625,6 +633,8 @@ class StatusChanged:
     withdrawn_invitations: int = 0
     withdrawn_codes: int = 0
     ended_roles: tuple[Role, ...] = ()
+    # Open assignments handed to a colleague or back to the agency's queue.
+    handed_over: int = 0
 
 
 async def _withdraw_issued(session: AsyncSession, official: Official, at: datetime) -> tuple[int, int]:
@@ -655,35 +665,49 @@ def _set_status(official: Official, status: OfficialStatus, at: datetime, reason
 
 
 async def suspend(
-    session: AsyncSession, official: Official, *, at: datetime, actor: Actor, reason: str | None = None
+    session: AsyncSession, official: Official, *, at: datetime, actor: Actor, desk: Desk,
+    reason: str | None = None, handover_to: Official | None = None,
 ) -> StatusChanged | StatusProblem:
-    """Lock an account at once, e.g. reported lost or compromised (000 Art. 5.3). Roles are kept."""
+    """Lock an account at once, e.g. reported lost or compromised (000 Art. 5.3). Roles are kept.
+
+    Its open work goes to `handover_to` or back to the agency's queue: nobody
+    knows when the account will be back, and the citizen's deadline runs on.
+    """
     if official.status == OfficialStatus.SUSPENDED:
         return StatusProblem.ALREADY
     if official.status == OfficialStatus.REVOKED:
         return StatusProblem.REVOKED_IS_FINAL
+    if _bad_handover(official, handover_to):
+        return StatusProblem.BAD_HANDOVER
     _set_status(official, OfficialStatus.SUSPENDED, at, reason)
     invitations, codes = await _withdraw_issued(session, official, at)
+    handed = await reassign_open_work(session, desk, official, handover_to, at, "suspended")
     audit(session, AuditAction.SUSPEND, OK, actor, at=at, subject_official_id=official.id,
-          agency_id=official.agency_id, reason=reason, withdrawn_invitations=invitations, withdrawn_codes=codes)
-    return StatusChanged(official, invitations, codes)
+          agency_id=official.agency_id, reason=reason, withdrawn_invitations=invitations, withdrawn_codes=codes,
+          handed_over=handed, handover_to=handover_to.id if handover_to else None)
+    return StatusChanged(official, invitations, codes, handed_over=handed)
 
 
 async def revoke(
-    session: AsyncSession, official: Official, *, at: datetime, actor: Actor, reason: str | None = None
+    session: AsyncSession, official: Official, *, at: datetime, actor: Actor, desk: Desk,
+    reason: str | None = None, handover_to: Official | None = None,
 ) -> StatusChanged | StatusProblem:
     """The person left the service (001 Art. 13.1.đ): the account loses every role for good."""
     if official.status == OfficialStatus.REVOKED:
         return StatusProblem.ALREADY
+    if _bad_handover(official, handover_to):
+        return StatusProblem.BAD_HANDOVER
+    # Revoked first, so the handover does not message an account that is leaving.
+    _set_status(official, OfficialStatus.REVOKED, at, reason)
+    handed = await reassign_open_work(session, desk, official, handover_to, at, "revoked")
     roles = await roles_of(session, official.id)
     await session.execute(delete(OfficialRole).where(OfficialRole.official_id == official.id))
-    _set_status(official, OfficialStatus.REVOKED, at, reason)
     invitations, codes = await _withdraw_issued(session, official, at)
     ended = tuple(role for role in Role if role in roles)
     audit(session, AuditAction.REVOKE, OK, actor, at=at, subject_official_id=official.id,
           agency_id=official.agency_id, reason=reason, ended_roles=list(ended),
-          withdrawn_invitations=invitations, withdrawn_codes=codes)
-    return StatusChanged(official, invitations, codes, ended)
+          withdrawn_invitations=invitations, withdrawn_codes=codes, handed_over=handed)
+    return StatusChanged(official, invitations, codes, ended, handed_over=handed)
 
 
 async def reinstate(
@@ -726,20 +750,24 @@ class Moved:
 
 
 async def reassign_open_work(
-    session: AsyncSession, official_id: int, to_official_id: int | None, at: datetime
+    session: AsyncSession, desk: Desk, official: Official, handover_to: Official | None, at: datetime, reason: str
 ) -> int:
-    """Hand an official's open assignments over to a colleague of the old agency (002 Art. 11).
+    """Hand an official's open assignments to a colleague, or back to the agency's queue (002 Art. 11).
 
-    Returns how many were handed over. Assignments belong to the report
-    workflow (bot/workflow.py), which alone changes reports and writes their
-    timeline; this module does not touch reports. The workflow must implement
-    this hook: move each open report assigned to `official_id` to
-    `to_official_id` with its reassign transition (one timeline event each),
-    or back to the agency's queue when None, in the caller's transaction.
-    Until it does, nothing is handed over and this returns 0; `move_official`
-    records the count in the access log either way.
+    The report workflow does it (one timeline event per report); returns how many.
     """
-    return 0
+    from bot.casework import hand_over
+
+    return await hand_over(session, desk, official.id, handover_to.id if handover_to else None, at, reason)
+
+
+def _bad_handover(official: Official, handover_to: Official | None) -> bool:
+    """The colleague taking over must be another active official of the same agency."""
+    return handover_to is not None and (
+        handover_to.id == official.id
+        or handover_to.agency_id != official.agency_id
+        or handover_to.status != OfficialStatus.ACTIVE
+    )
 
 
 async def move_official(
@@ -749,6 +777,7 @@ async def move_official(
     *,
     at: datetime,
     actor: Actor,
+    desk: Desk,
     handover_to: Official | None = None,
 ) -> Moved | MoveProblem:
     """Move an official to another agency with their roles; the old agency's rights end with it."""
@@ -759,11 +788,7 @@ async def move_official(
         problem = MoveProblem.SAME_AGENCY
     elif not to_agency.active:
         problem = MoveProblem.AGENCY_INACTIVE
-    elif handover_to is not None and (
-        handover_to.id == official.id
-        or handover_to.agency_id != official.agency_id
-        or handover_to.status != OfficialStatus.ACTIVE
-    ):
+    elif _bad_handover(official, handover_to):
         problem = MoveProblem.BAD_HANDOVER
     if problem is not None:
         audit(session, AuditAction.MOVE, problem, actor, at=at, subject_official_id=official.id,
@@ -777,7 +802,7 @@ async def move_official(
         await session.execute(
             delete(OfficialRole).where(OfficialRole.official_id == official.id, OfficialRole.role.in_(ended))
         )
-    reassigned = await reassign_open_work(session, official.id, handover_to.id if handover_to else None, at)
+    reassigned = await reassign_open_work(session, desk, official, handover_to, at, "moved")
     official.agency_id = to_agency.id
     moved = tuple(role for role in ordered if role not in ended)
     audit(session, AuditAction.MOVE, OK, actor, at=at, subject_official_id=official.id, agency_id=to_agency.id,

@@ -28,6 +28,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.calendar import WeeklyHours
+from bot.calendars import weekly_hours_from_mapping, weekly_hours_to_json
 from storage.models.base import utcnow
 from storage.models.province import (
     CODE_LENGTH,
@@ -55,7 +57,7 @@ PROVINCE_FIELDS = frozenset(
         "nearest_km", "calendar", "agencies", "topics",
     }
 )
-AGENCY_FIELDS = frozenset({"code", "kind", "name_vi", "name_en", "boundary"})
+AGENCY_FIELDS = frozenset({"code", "kind", "name_vi", "name_en", "boundary", "office_hours"})
 TOPIC_FIELDS = frozenset({"code", "name_vi", "name_en", "route_to", "department"})
 CALENDAR_FIELDS = frozenset({"extra_days_off", "extra_working_days"})
 
@@ -91,6 +93,8 @@ class AgencySpec:
     name_vi: str
     name_en: str
     boundary: BaseGeometry | None = None
+    # Office hours of its own, when they differ from the province's.
+    office_hours: WeeklyHours | None = None
 
 
 @dataclass(frozen=True)
@@ -444,15 +448,30 @@ def _agencies(
         name_vi = _name(item, "name_vi", where, problems)
         name_en = _name(item, "name_en", where, problems)
         boundary = _optional_boundary(item, where, base_dir, problems)
+        office_hours = _office_hours(item.get("office_hours"), _join(where, "office_hours"), problems)
         if code is not None:
             kinds.setdefault(code, kind)
         if boundary is not None and kind is not None and kind is not AgencyKind.COMMUNE:
             problems.add(_join(where, "boundary"), f'only communes have a boundary (kind is "{kind.value}")')
             continue
         if code and kind and name_vi and name_en:
-            parsed.append((where, AgencySpec(code, kind, name_vi, name_en, boundary)))
+            parsed.append((where, AgencySpec(code, kind, name_vi, name_en, boundary, office_hours)))
     _check_duplicates(parsed, problems)
     return parsed, kinds
+
+
+def _office_hours(raw: Any, where: str, problems: _Problems) -> WeeklyHours | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        problems.add(where, f'must map weekdays to periods, e.g. mon-fri: ["07:30-11:30", "13:30-17:30"]; '
+                            f"got {_kind_of(raw)}")
+        return None
+    try:
+        return weekly_hours_from_mapping(raw)
+    except (TypeError, ValueError) as exc:
+        problems.add(where, str(exc))
+        return None
 
 
 def _topics(raw: Mapping, problems: _Problems) -> list[tuple[str, TopicSpec]]:
@@ -684,6 +703,7 @@ async def _import_agencies(
             "name_vi": spec.name_vi,
             "name_en": spec.name_en,
             "boundary_geojson": geometry_to_geojson(spec.boundary) if spec.boundary is not None else None,
+            "office_hours_json": weekly_hours_to_json(spec.office_hours) if spec.office_hours is not None else None,
             "active": True,
         }
         row = rows.get(spec.code)

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import workflow
-from bot.calendar import WorkingCalendar
-from bot.deadlines import StageLimits, receive_due
+from bot import cards, reminders, workflow
+from bot.casework import Desk
+from bot.deadlines import receive_due
 from bot.drafts import DraftContent, missing
 from bot.routing import Route, RouteKind, Router
 from storage.models import (
@@ -69,11 +69,11 @@ async def submit(
     content: DraftContent,
     *,
     router: Router,
-    calendar: WorkingCalendar,
-    limits: StageLimits,
+    desk: Desk,
     now: datetime,
     year: int,
 ) -> Submitted | SubmitRefused:
+    """Make the report, its first timeline event and its card in the agency's group, or say why not."""
     if missing(content) is not None:
         return SubmitRefused(SubmitProblem.INCOMPLETE)
     topic = await session.scalar(select(Topic).where(Topic.code == content.topic, Topic.active.is_(True)))
@@ -114,8 +114,10 @@ async def submit(
         state=workflow.State.SUBMITTED,
         version=1,
         submitted_at=now,
-        receive_due_at=receive_due(calendar, now, limits),
+        receive_due_at=receive_due(desk.calendar_for(agency.id), now, desk.limits),
     )
+    report.due_at = report.receive_due_at
+    await reminders.schedule(session, desk, report, workflow.Action.SUBMIT, None, now)
     session.add(report)
     await session.flush()
     reused = await _reused_photos(session, citizen.id, [p.original_sha256 for p in content.photos])
@@ -140,6 +142,7 @@ async def submit(
         )
     workflow.record_submission(session, report, workflow.Actor.citizen(citizen.id), now)
     await session.flush()
+    await cards.refresh(session, desk, report, now)
     return Submitted(report, agency, route, reused_photos=sum(1 for p in content.photos if p.original_sha256 in reused))
 
 

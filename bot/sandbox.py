@@ -12,6 +12,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.delivery import SenderConfig
 from bot.deps import Deps, build_deps, system_clock
 from bot.emulator import BotApiEmulator
 from bot.province import ProvinceFile, import_province, load_province_file
@@ -34,6 +35,8 @@ def sandbox_settings(emu: BotApiEmulator, database_url: str, media_dir: Path, **
         media_dir=str(media_dir),
         album_quiet_seconds=0.3,
         polling_timeout=10,
+        # Reminders would land in the middle of scripted conversations; tests of them turn it on.
+        scheduler_enabled=False,
     )
     return replace(settings, **overrides)
 
@@ -60,10 +63,11 @@ async def running_bot(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = system_clock,
+    sender_config: SenderConfig | None = None,
 ) -> AsyncIterator[Sandbox]:
-    """Start the bot on a database that already holds the schema and a province."""
+    """Start the bot, with its outbox sender, on a database that already holds the schema and a province."""
     deps = await build_deps(settings, clock=clock)
-    app = build_application(settings, deps, rate_limit=False)
+    app = build_application(settings, deps, rate_limit=False, sender_config=sender_config)
     try:
         async with running(app, poll_timeout=settings.polling_timeout):
             yield Sandbox(emu, app, deps)

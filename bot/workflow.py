@@ -58,6 +58,7 @@ class Scope(enum.StrEnum):
     OWN_REPORT = "own_report"  # the citizen who sent it
     AGENCY = "agency"  # an official of the agency now responsible for it
     ASSIGNEE = "assignee"  # the handling officer it is assigned to
+    ASKED_AGENCY = "asked_agency"  # an official of the agency a coordination request went to
     ANY = "any"  # the system
 
 
@@ -74,6 +75,8 @@ class Need(enum.StrEnum):
     EVIDENCE = "evidence"
     COMMENT = "comment"
     RATING = "rating"
+    NOTE = "note"
+    REQUEST_ID = "request_id"
 
 
 class Rating(enum.StrEnum):
@@ -100,33 +103,50 @@ class Action(enum.StrEnum):
     RATE = "rate"
     REOPEN = "reopen"
     CLOSE = "close"
+    # Open work of an official who is moved, suspended or revoked (002 Art. 11).
+    HANDOVER = "handover"
+    UNASSIGN = "unassign"
+    # Annotations: on the timeline, the state stays.
+    NOTE = "note"
+    COORDINATE = "coordinate"
+    COORDINATION_ANSWER = "coordination_answer"
+    REVEAL_CONTACT = "reveal_contact"
+    # The receiving officer or the head decides a report is urgent (003 Art. 9.2: 4 working hours to handle).
+    MARK_URGENT = "mark_urgent"
 
 
 @dataclass(frozen=True)
 class Transition:
     action: Action
     sources: frozenset[State]
-    target: State
+    # None: the state stays (reassignment, annotations).
+    target: State | None
     who: frozenset[Who]
     scope: Scope
     needs: frozenset[Need] = frozenset()
     # Whether the event belongs to the public processing record (003 Art. 11.2).
     public: bool = True
+    # Annotations (notes, coordination, revealing the contact) change no column
+    # of the report, so they neither bump its version nor lose to a concurrent
+    # transition: a note must not make the head's "Approve" stale.
+    bumps: bool = True
 
 
 def _t(
     action: Action,
-    sources: set[State],
-    target: State,
+    sources: set[State] | frozenset[State],
+    target: State | None,
     who: set[Who],
     scope: Scope,
     needs: frozenset[Need] | set[Need] = frozenset(),
     public: bool = True,
+    bumps: bool = True,
 ) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(who), scope, frozenset(needs), public)
+    return Transition(action, frozenset(sources), target, frozenset(who), scope, frozenset(needs), public, bumps)
 
 
 S = State
+OPEN_STATES = frozenset({S.SUBMITTED, S.NEEDS_INFO, S.RECEIVED, S.ASSIGNED, S.PENDING_APPROVAL, S.CLARIFYING})
 SCREENERS: set[Who] = {Role.RECEIVING_OFFICER, Role.AGENCY_HEAD}
 CITIZEN: set[Who] = {Party.CITIZEN}
 
@@ -158,10 +178,27 @@ TRANSITIONS: dict[Action, Transition] = {
         # an unsatisfied mark (Art. 9.3: five of them alert the Provincial Office).
         _t(Action.REOPEN, {S.RESOLVED, S.CLOSED}, S.RECEIVED, CITIZEN, Scope.OWN_REPORT, {Need.REASON}),
         _t(Action.CLOSE, {S.RESOLVED}, S.CLOSED, {Party.SYSTEM}, Scope.ANY),
+        # 002 Art. 11: an official who leaves the agency hands over; a result
+        # still waiting for approval goes with the work.
+        _t(Action.HANDOVER, {S.ASSIGNED, S.PENDING_APPROVAL}, None, {Party.SYSTEM}, Scope.ANY,
+           {Need.ASSIGNEE, Need.REASON}, public=False),
+        _t(Action.UNASSIGN, {S.ASSIGNED, S.PENDING_APPROVAL}, S.RECEIVED, {Party.SYSTEM}, Scope.ANY, {Need.REASON},
+           public=False),
+        _t(Action.NOTE, OPEN_STATES, None, {Role.HANDLING_OFFICER, *SCREENERS}, Scope.AGENCY, {Need.NOTE},
+           public=False, bumps=False),
+        # Art. 9.1.c: the lead agency's handler asks other agencies for their part.
+        _t(Action.COORDINATE, {S.ASSIGNED, S.CLARIFYING}, None, {Role.HANDLING_OFFICER, Role.AGENCY_HEAD},
+           Scope.AGENCY, {Need.TARGET_AGENCY, Need.QUESTION}, public=False, bumps=False),
+        _t(Action.COORDINATION_ANSWER, OPEN_STATES, None, {*SCREENERS, Role.HANDLING_OFFICER},
+           Scope.ASKED_AGENCY, {Need.REQUEST_ID, Need.ANSWER}, public=False, bumps=False),
+        # Art. 8.5: only the responsible agency sees a private sender, and each look is on record.
+        _t(Action.REVEAL_CONTACT, frozenset(State), None, {*SCREENERS, Role.HANDLING_OFFICER}, Scope.AGENCY,
+           public=False, bumps=False),
+        # Urgency changes the deadline, so it bumps the version like a transition (bot/urgency.py).
+        _t(Action.MARK_URGENT, {S.SUBMITTED, S.NEEDS_INFO, S.RECEIVED, S.ASSIGNED}, None, SCREENERS, Scope.AGENCY,
+           public=False),
     )
 }
-
-OPEN_STATES = frozenset({S.SUBMITTED, S.NEEDS_INFO, S.RECEIVED, S.ASSIGNED, S.PENDING_APPROVAL, S.CLARIFYING})
 # DOMAIN.md "Deadlines": the citizen may ask for clarification within 2 days of the result.
 CLARIFICATION_WINDOW = timedelta(days=2)
 
@@ -199,6 +236,13 @@ class Actor:
     def label(self) -> str:
         return self.party.value if self.party else ",".join(sorted(self.roles)) or "nobody"
 
+    def acting_as(self, t: Transition) -> str:
+        """The one role this action is taken in, for the timeline (the first that qualifies)."""
+        for who in (*Party, *Role):
+            if who in t.who and who in self.parties:
+                return who.value
+        return self.label[:24]
+
 
 class Refusal(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"  # this actor may not fire this action on this report
@@ -227,7 +271,7 @@ def allowed(action: Action, state: State, who: Who) -> bool:
     return state in t.sources and who in t.who
 
 
-def _in_scope(t: Transition, actor: Actor, report: Report) -> bool:
+def _in_scope(t: Transition, actor: Actor, report: Report, details: dict[str, Any]) -> bool:
     match t.scope:
         case Scope.OWN_REPORT:
             return actor.party is Party.CITIZEN and actor.user_id == report.citizen_id
@@ -241,6 +285,9 @@ def _in_scope(t: Transition, actor: Actor, report: Report) -> bool:
             return True
         case Scope.ASSIGNEE:
             return actor.official_id is not None and actor.official_id == report.assignee_id
+        case Scope.ASKED_AGENCY:
+            # The caller passes the agency the request went to, read from the request row.
+            return actor.agency_id is not None and actor.agency_id == details.get("to_agency_id")
         case Scope.ANY:
             return actor.party is Party.SYSTEM
     return False
@@ -283,10 +330,14 @@ def _effects(t: Transition, report: Report, details: dict[str, Any], at: datetim
     match t.action:
         case Action.TRANSFER:
             return {"agency_id": details[Need.TARGET_AGENCY.value], "assignee_id": None}
-        case Action.ASSIGN | Action.REASSIGN:
+        case Action.ASSIGN | Action.REASSIGN | Action.HANDOVER:
             return {"assignee_id": details[Need.ASSIGNEE.value]}
+        case Action.UNASSIGN:
+            return {"assignee_id": None}
         case Action.APPROVE:
             return {"resolved_at": at}
+        case Action.MARK_URGENT:
+            return {"urgent": True}
         case Action.RATE:
             unsatisfied = details[Need.RATING.value] == Rating.UNSATISFIED
             return {"rating": details[Need.RATING.value],
@@ -312,6 +363,22 @@ def _too_late(t: Transition, report: Report, at: datetime) -> bool:
         # Only an unsatisfied rating re-opens a closed report.
         return report.rating != Rating.UNSATISFIED
     return False
+
+
+def precheck(report: Report, action: Action, actor: Actor, at: datetime) -> Refusal | None:
+    """What `fire` would refuse before looking at the details.
+
+    For buttons that ask for words first (a question, a reason): the person
+    is told at the press, not after typing, that it cannot be done.
+    """
+    t = TRANSITIONS[action]
+    if not (actor.parties & t.who) or not _in_scope(t, actor, report, {}):
+        return Refusal.NOT_ALLOWED
+    if State(report.state) not in t.sources:
+        return Refusal.WRONG_STATE
+    if _too_late(t, report, at):
+        return Refusal.TOO_LATE
+    return None
 
 
 async def latest_event(session: AsyncSession, report_id: int) -> ReportEvent | None:
@@ -360,7 +427,7 @@ async def fire(
         log.info("refused %s on report %s (%s) by %s: %s", action, report.id, state, actor.label, refusal)
         return Outcome(False, report, refusal, **extra)
 
-    if not (actor.parties & t.who) or not _in_scope(t, actor, report):
+    if not (actor.parties & t.who) or not _in_scope(t, actor, report, details):
         return refuse(Refusal.NOT_ALLOWED)
     if state not in t.sources:
         return refuse(Refusal.WRONG_STATE, latest=await latest_event(session, report.id))
@@ -371,7 +438,10 @@ async def fire(
         return refuse(Refusal.TOO_LATE)
     if not await _qualifies(session, t, report, details):
         return refuse(Refusal.INVALID)
-    values = {"state": t.target, "version": report.version + 1, "updated_at": at, **_effects(t, report, details, at)}
+    target = t.target or state
+    if not t.bumps:
+        return await _annotate(session, report, t, actor, at, state, details)
+    values = {"state": target, "version": report.version + 1, "updated_at": at, **_effects(t, report, details, at)}
     result = await session.execute(
         update(Report)
         .where(Report.id == report.id, Report.version == report.version)
@@ -387,16 +457,36 @@ async def fire(
         report_id=report.id,
         at=at,
         actor_user_id=actor.user_id,
-        actor_role=actor.label,
+        actor_role=actor.acting_as(t),
         kind=action,
         from_state=state,
-        to_state=t.target,
+        to_state=target,
         public=t.public,
         details=details,
     )
     session.add(event)
     await session.flush()
     await session.refresh(report)
+    return Outcome(True, report, None, event)
+
+
+async def _annotate(
+    session: AsyncSession, report: Report, t: Transition, actor: Actor, at: datetime, state: State,
+    details: dict[str, Any],
+) -> Outcome:
+    event = ReportEvent(
+        report_id=report.id,
+        at=at,
+        actor_user_id=actor.user_id,
+        actor_role=actor.acting_as(t),
+        kind=t.action,
+        from_state=state,
+        to_state=state,
+        public=t.public,
+        details=details,
+    )
+    session.add(event)
+    await session.flush()
     return Outcome(True, report, None, event)
 
 

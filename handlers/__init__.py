@@ -12,13 +12,35 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import errors, myreports, officials, onboarding, private, report, settings
+from handlers import (
+    alerts,
+    answers,
+    cards,
+    errors,
+    followup,
+    myreports,
+    officials,
+    onboarding,
+    overdue,
+    private,
+    report,
+    settings,
+    workdesk,
+)
 from handlers.scope import user_scope
 
 
 def register(app: Application) -> None:
     only_private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # Answers to what the bot asked (a reason, a result with evidence, the citizen's answer) come first.
+    # A result's text and evidence files, downloaded outside any transaction, before the answers above.
+    app.add_handler(MessageHandler(only_private & (filters.TEXT | filters.PHOTO | filters.Document.ALL),
+                                   workdesk.on_result_input), group=-3)
+    # An alert draft's photo or document, downloaded outside any transaction (handlers/alerts.py).
+    app.add_handler(MessageHandler(only_private & (filters.PHOTO | filters.Document.ALL), alerts.on_attachment),
+                    group=-4)
+    app.add_handler(MessageHandler(only_private & ~filters.StatusUpdate.ALL, answers.on_message), group=-2)
     # The full name an administrator types during /invite, before any citizen handler sees it.
     app.add_handler(MessageHandler(only_private & filters.TEXT, officials.on_pending_invite_text), group=-1)
     # An invitation deep link (/start inv_…) before the citizen's /start.
@@ -32,6 +54,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("invite", officials.invite_command, filters=only_private))
     app.add_handler(CommandHandler("bindgroup", officials.bindgroup_command, filters=only_private))
     app.add_handler(CommandHandler("officials", officials.officials_command, filters=only_private))
+    app.add_handler(CommandHandler("overdue", overdue.overdue_command, filters=only_private))
     app.add_handler(CommandHandler("bind", officials.bind_command, filters=groups))
     app.add_handler(ChatMemberHandler(officials.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, officials.on_group_migrated))
@@ -42,6 +65,24 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(officials.on_invite_callback, pattern=r"^iv:"))
     app.add_handler(CallbackQueryHandler(officials.on_officials_callback, pattern=r"^of:"))
     app.add_handler(CallbackQueryHandler(officials.on_group_info, pattern=r"^og:"))
+    # The citizen's answers, questions, ratings and re-opening (bot/notices.py step messages).
+    app.add_handler(CallbackQueryHandler(followup.on_callback, pattern=r"^fu:"))
+    # The agency card's buttons and the private choices they lead to (handlers/cards.py).
+    app.add_handler(CallbackQueryHandler(cards.on_card, pattern=r"^rc:"))
+    app.add_handler(CallbackQueryHandler(cards.on_choice, pattern=r"^ck:"))
+    # The handling officer's work view, coordination answers and /queue (handlers/workdesk.py).
+    app.add_handler(CallbackQueryHandler(workdesk.on_work, pattern=r"^cw:"))
+    app.add_handler(CallbackQueryHandler(workdesk.on_coordination, pattern=r"^co:"))
+    app.add_handler(CommandHandler("queue", workdesk.queue_command, filters=only_private))
+    # Alerts: drafting, the focal unit's review, what is in force, following them (handlers/alerts.py).
+    app.add_handler(CommandHandler("newalert", alerts.newalert_command, filters=only_private))
+    app.add_handler(CommandHandler("alerts", alerts.alerts_command, filters=only_private))
+    app.add_handler(CommandHandler("subscribe", alerts.subscribe_command, filters=only_private))
+    app.add_handler(CommandHandler("unsubscribe", alerts.unsubscribe_command, filters=only_private))
+    app.add_handler(CallbackQueryHandler(alerts.on_draft, pattern=r"^ad:"))
+    app.add_handler(CallbackQueryHandler(alerts.on_review, pattern=r"^al:"))
+    app.add_handler(CallbackQueryHandler(alerts.on_follow, pattern=r"^sb:"))
+    alerts.install(app)
     app.add_handler(CallbackQueryHandler(on_stale_button))
     app.add_handler(MessageHandler(only_private & filters.COMMAND, private.on_unknown_command))
     app.add_handler(MessageHandler(only_private & ~filters.COMMAND, private.on_message))

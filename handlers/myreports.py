@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from telegram import InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
@@ -9,9 +10,11 @@ from telegram.ext import ContextTypes
 
 from bot import reports
 from bot.drafts import DraftContent
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
+from bot.labels import EVENT_LABELS, STATE_LABELS
 from bot.reports import ReportDetail, ReportPage
 from bot.workflow import Action, State
+from handlers import followup
 from handlers.keyboards import inline
 from handlers.report import place_text
 from handlers.scope import deps_of, user_scope
@@ -21,37 +24,6 @@ PAGE = "mr:p:"
 OPEN = "mr:o:"
 WITHDRAW = "mr:w:"
 WITHDRAW_SURE = "mr:y:"
-
-STATE_LABELS = {
-    State.SUBMITTED: N_("⏳ waiting to be received"),
-    State.NEEDS_INFO: N_("❔ the agency asks you for more information"),
-    State.RECEIVED: N_("📥 received, waiting to be assigned"),
-    State.ASSIGNED: N_("🛠 being handled"),
-    State.PENDING_APPROVAL: N_("🛠 being handled"),
-    State.RESOLVED: N_("✅ result sent"),
-    State.CLARIFYING: N_("❔ clarification asked"),
-    State.CLOSED: N_("🏁 closed"),
-    State.REJECTED: N_("⛔ not accepted"),
-    State.WITHDRAWN: N_("↩️ withdrawn"),
-}
-# The public processing record (003 Art. 11.2): internal steps (result drafts,
-# returns for rework, reassignments) are not in it.
-EVENT_LABELS = {
-    Action.SUBMIT: N_("Sent by the citizen"),
-    Action.WITHDRAW: N_("Withdrawn by the citizen"),
-    Action.RECEIVE: N_("Received by the agency"),
-    Action.REJECT: N_("Not accepted by the agency"),
-    Action.REQUEST_INFO: N_("The agency asked for more information"),
-    Action.TRANSFER: N_("Transferred to the competent agency"),
-    Action.ASSIGN: N_("Assigned for handling"),
-    Action.APPROVE: N_("Result approved and sent"),
-    Action.ASK_CLARIFICATION: N_("Clarification asked by the citizen"),
-    Action.ANSWER_CLARIFICATION: N_("Clarification answered"),
-    Action.RATE: N_("Rated by the citizen"),
-    Action.REOPEN: N_("Re-opened by the citizen"),
-    Action.CLOSE: N_("Closed"),
-}
-
 
 def state_label(state: str, _: Translator) -> str:
     return _(STATE_LABELS[State(state)])
@@ -116,10 +88,13 @@ def detail_text(detail: ReportDetail, _: Translator, zone) -> str:
     return "\n".join(lines)
 
 
-def detail_keyboard(detail: ReportDetail, _: Translator):
+def detail_keyboard(detail: ReportDetail, _: Translator, at: datetime | None = None):
     rows = []
     if detail.report.state == State.SUBMITTED:
         rows.append([(_("↩️ Withdraw this report"), f"{WITHDRAW}{detail.report.id}")])
+    if at is not None:
+        # What the citizen may do now: answer the agency, ask about the result, rate it, re-open it.
+        rows += followup.step_buttons(detail.report, at, _)
     rows.append([(_("📋 Back to my reports"), f"{PAGE}0")])
     return inline(rows)
 
@@ -132,7 +107,7 @@ async def _send_detail(message: Message, context: ContextTypes.DEFAULT_TYPE, det
         await message.reply_photo(files[0])
     elif files:
         await message.reply_media_group([InputMediaPhoto(data) for data in files[:10]])
-    await message.reply_text(detail_text(detail, _, deps.settings.zone), reply_markup=detail_keyboard(detail, _))
+    await message.reply_text(detail_text(detail, _, deps.settings.zone), reply_markup=detail_keyboard(detail, _, deps.now()))
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -149,7 +124,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         number = _tail_int(data)
         if data.startswith(PAGE):
             page = await reports.citizen_reports(s.session, s.user.id, number, PER_PAGE)
-        elif data.startswith(OPEN) or data.startswith(WITHDRAW):
+        elif data.startswith((OPEN, WITHDRAW)):
             detail = await reports.citizen_report(s.session, s.user.id, number)
         elif data.startswith(WITHDRAW_SURE):
             outcome = await reports.withdraw(s.session, s.user, number, deps.now())

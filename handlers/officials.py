@@ -647,9 +647,12 @@ async def on_officials_callback(update: Update, context: ContextTypes.DEFAULT_TY
         elif target.id == admin.id:
             answer = _("You cannot suspend your own account here.")
         else:
-            change = officials.suspend if suspending else officials.reinstate
-            result = await change(s.session, target, at=now, actor=Actor.of_user(s.user, admin),
-                                  reason=f"in the bot by official {admin.id}")
+            actor, reason = Actor.of_user(s.user, admin), f"in the bot by official {admin.id}"
+            if suspending:
+                result = await officials.suspend(s.session, target, at=now, actor=actor, reason=reason,
+                                                 desk=deps_of(context).desk)
+            else:
+                result = await officials.reinstate(s.session, target, at=now, actor=actor, reason=reason)
             if isinstance(result, StatusProblem):
                 answer = _("Nothing to change: the account is already so.")
             elif suspending:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.ext import ContextTypes
 
-from bot import citizens
+from bot import citizens, subscriptions
 from bot.citizens import NameProblem, OnboardingStep, PhoneProblem
 from bot.i18n import Translator
 from handlers.keyboards import inline, main_menu, share_phone
@@ -86,6 +86,8 @@ async def on_consent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     async with user_scope(update, context) as s:
         if agreed:
             citizens.give_consent(s.user, deps.now())
+            # Following the province's alerts is on by default from consent on (/subscribe changes it).
+            await subscriptions.follow_by_default(s.session, s.user.id, deps.now())
         else:
             citizens.decline(s.user, deps.now())
         step = citizens.onboarding_step(s.user)

@@ -258,8 +258,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 s.user,
                 working.content,
                 router=await deps.routers.get(s.session),
-                calendar=deps.calendar,
-                limits=deps.stage_limits,
+                desk=deps.desk,
                 now=now,
                 year=now.astimezone(deps.settings.zone).year,
             )

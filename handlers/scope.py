@@ -48,4 +48,7 @@ async def user_scope(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Asyn
             client_language=tg_user.language_code,
             default_language=deps.settings.default_language,
         )
+        if user.blocked_at is not None and update.effective_chat is not None and update.effective_chat.type == "private":
+            # Writing to the bot means they unblocked it: the outbox may write to them again.
+            user.blocked_at = None
         yield Scope(session, user, translator(user.language))

@@ -44,6 +44,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     # Sở KH&CN: approves and publishes alerts, 003 Art. 12-13.
     FOCAL_UNIT = "focal_unit"
+    # An agency's official who drafts alerts for the focal unit to approve (003 Art. 13, step 1).
+    ALERT_AUTHOR = "alert_author"
     # Administers the platform and every agency's accounts, 003 Art. 5.4.
     PLATFORM_ADMIN = "platform_admin"
 

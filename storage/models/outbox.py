@@ -62,6 +62,7 @@ class Priority(IntEnum):
 
     URGENT = 0  # alerts about danger to people
     ANNOUNCEMENT = 10  # broadcasts from the province
+    NORMAL = 15  # a step someone must act on: a result, a question to answer, a task
     ROUTINE = 20  # status updates, agency cards, reminders
 
 

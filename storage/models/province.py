@@ -77,6 +77,10 @@ class Agency(Base):
     name_en: Mapped[str] = mapped_column(String(NAME_LENGTH))
     # Communes only: GeoJSON Polygon or MultiPolygon geometry.
     boundary_geojson: Mapped[str | None] = mapped_column(Text)
+    # The agency's own office hours when they differ from the province's:
+    # {"0": ["07:00-11:30", "13:00-17:00"], ...} by weekday (0 = Monday); a
+    # weekday left out has none. Its deadlines and reminders follow them.
+    office_hours_json: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

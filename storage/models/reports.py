@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +66,22 @@ class Report(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     receive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # The deadline of the stage the report is in now (receive, dispatch,
+    # handle, answer a clarification), in working time; None when nothing is due.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Decided by the receiving officer or the head (a citizen's "emergency" is
+    # only a request): handling is due in 4 working hours instead of 7 days.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The stage clock behind `due_at` (bot/reminders.py): which stage, the how
+    # manyth clock of the report it is, and when it started. A pause for the
+    # citizen's answer keeps the clock; a new stage or a new deadline starts one.
+    stage: Mapped[str | None] = mapped_column(String(16))
+    stage_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The next reminder of the clock (index into its schedule) and when it is
+    # due: the scheduler's tick reads only rows whose time has come, by index.
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     photos: Mapped[list[ReportPhoto]] = relationship(
@@ -98,6 +115,24 @@ class ReportPhoto(Base):
     reused_from_report_id: Mapped[int | None] = mapped_column(ID, ForeignKey("reports.id"))
 
     report: Mapped[Report] = relationship(back_populates="photos", foreign_keys=[report_id])
+
+
+class CoordinationRequest(Base):
+    """The lead agency asks another agency for its part (003 Art. 9.1.c); the answer lands on the report."""
+
+    __tablename__ = "coordination_requests"
+    __table_args__ = (Index("ix_coordination_requests_to_agency_id_answered_at", "to_agency_id", "answered_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ID, ForeignKey("reports.id"), index=True)
+    from_agency_id: Mapped[int] = mapped_column(ID, ForeignKey("agencies.id"))
+    to_agency_id: Mapped[int] = mapped_column(ID, ForeignKey("agencies.id"))
+    asked_by_official_id: Mapped[int] = mapped_column(ID, ForeignKey("officials.id"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_official_id: Mapped[int | None] = mapped_column(ID, ForeignKey("officials.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReportEvent(Base):
