@@ -81,6 +81,9 @@ class Agency(Base):
     # {"0": ["07:00-11:30", "13:00-17:00"], ...} by weekday (0 = Monday); a
     # weekday left out has none. Its deadlines and reminders follow them.
     office_hours_json: Mapped[str | None] = mapped_column(Text)
+    # The agency's own reasons for rejecting a report, offered beside the
+    # standard ones: [{"vi": "...", "en": "..."}, ...].
+    reject_reasons_json: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -120,6 +123,14 @@ class Province(Base):
     # {"extra_days_off": ["YYYY-MM-DD", ...], "extra_working_days": [...]}:
     # the province's own changes to the national working calendar.
     calendar_json: Mapped[str | None] = mapped_column(Text)
+    # The province's office hours, in the agencies' format; None: the default
+    # Monday-Friday 07:30-11:30 and 13:30-17:30.
+    office_hours_json: Mapped[str | None] = mapped_column(Text)
+    # The province's own stage limits when they differ from 003 Art. 9.2
+    # (bot/deadlines.py): {"receive_hours": 8, "handle_days": 7, ...}.
+    deadlines_json: Mapped[str | None] = mapped_column(Text)
+    # Reasons for rejecting a report that every agency of the province offers.
+    reject_reasons_json: Mapped[str | None] = mapped_column(Text)
     # Bumped by every import that changes anything, so long-running processes
     # know when to rebuild their cached router.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -72,6 +72,8 @@ class Report(Base):
     # Decided by the receiving officer or the head (a citizen's "emergency" is
     # only a request): handling is due in 4 working hours instead of 7 days.
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The citizen said it is an emergency: shown to the screeners, decides nothing.
+    emergency_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The stage clock behind `due_at` (bot/reminders.py): which stage, the how
     # manyth clock of the report it is, and when it started. A pause for the
     # citizen's answer keeps the clock; a new stage or a new deadline starts one.
