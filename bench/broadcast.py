@@ -97,6 +97,9 @@ class CountingTransport:
     async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
         return None
 
+    async def reachable(self) -> bool:
+        return True
+
 
 class Unlimited:
     """Any transport, with every message weighing nothing: the sender's global pacer never waits."""
@@ -116,6 +119,9 @@ class Unlimited:
 
     async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
         await self.inner.edit(chat_id, message_id, rendered)
+
+    async def reachable(self) -> bool:
+        return await self.inner.reachable()
 
 
 def peak_memory_mb() -> float:

@@ -11,8 +11,15 @@ hands it to a `Transport`, the only part that knows the platform
   chats never occupy send slots;
 - a 429's retry_after, for the whole sender (Telegram's flood control is
   global in practice) and for that chat; a 429 does not count as a failure;
-- exponential backoff (with jitter) on errors where the message certainly did
-  not arrive, `failed` after `max_attempts`;
+- a network error first asks the platform whether it answers at all
+  (`Transport.reachable`, one cheap call that sends nothing). If it does not,
+  the failure was the network's or the platform's, not the row's: the whole
+  sender pauses (an outage), the row goes back untouched in its place, rows
+  waiting for their turn are given back, and nothing is claimed until a probe
+  gets an answer (after 1, 2, 4 ... seconds, at most `outage_backoff_max`).
+  So an outage of minutes costs no row a try and no row is failed by it;
+- if the platform does answer, the failure was the row's own: exponential
+  backoff (with jitter) and `failed` after `max_attempts` such tries;
 - 403 (blocked, deactivated, removed from the group): `skipped`, the user marked
   blocked; 400 "not modified" on an edit counts as sent; an edit whose message
   is gone is sent as a new message;
@@ -139,6 +146,13 @@ class Transport(Protocol):
         """Replace the text and buttons of a message `send` returned."""
         ...
 
+    async def reachable(self) -> bool:
+        """Whether the platform answers at all (a call that sends nothing to anyone).
+
+        Asked after a network error, to tell an outage from a row's own failure.
+        """
+        ...
+
 
 # --- configuration --------------------------------------------------------------------
 
@@ -159,6 +173,13 @@ class SenderConfig:
     max_attempts: int = 5
     backoff_initial: float = 2.0
     backoff_max: float = 600.0
+    # While the platform cannot be reached, it is asked again after this many
+    # seconds, doubling up to the maximum: sending resumes at most that long
+    # after it comes back.
+    outage_backoff_initial: float = 1.0
+    outage_backoff_max: float = 30.0
+    # How long the question "does the platform answer at all?" may take.
+    probe_timeout: float = 10.0
     # A `sending` row older than this belongs to a dead sender. Far longer than
     # a send can take (PTB's timeouts add up to about 20 s).
     lease: timedelta = timedelta(minutes=2)
@@ -176,6 +197,10 @@ class SenderConfig:
             raise ValueError("concurrency and max_attempts must be at least 1")
         if self.backoff_initial <= 0 or self.backoff_max < self.backoff_initial:
             raise ValueError("backoff_initial must be positive and at most backoff_max")
+        if self.outage_backoff_initial <= 0 or self.outage_backoff_max < self.outage_backoff_initial:
+            raise ValueError("outage_backoff_initial must be positive and at most outage_backoff_max")
+        if self.probe_timeout <= 0:
+            raise ValueError("probe_timeout must be positive")
         if self.poll_interval <= 0 or self.recovery_interval <= 0 or self.lease <= timedelta(0):
             raise ValueError("poll_interval, recovery_interval and lease must be positive")
         if self.record_batch_seconds < 0:
@@ -191,8 +216,16 @@ class SenderConfig:
 # --- rate limits -----------------------------------------------------------------------
 
 
-class _Stopped(Exception):
+class _GiveBack(Exception):
+    """A claimed row goes back to pending untouched: it never reached the platform."""
+
+
+class _Stopped(_GiveBack):
     """The sender is stopping while a row waits for its turn."""
+
+
+class _PlatformDown(_GiveBack):
+    """The platform stopped answering while a row waited for its turn."""
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
@@ -359,6 +392,18 @@ class _Counters:
     skipped: int = 0
     unconfirmed: int = 0
     released: int = 0
+    # Times the platform was found unreachable, and probes that found it so.
+    outages: int = 0
+    failed_probes: int = 0
+
+
+@dataclass
+class _Outage:
+    """The platform does not answer: nothing is sent until a probe gets through."""
+
+    since: float
+    backoff: float
+    probe_at: float
 
 
 class Sender:
@@ -388,6 +433,10 @@ class Sender:
         self._nudge = asyncio.Event()
         # Set when the current run ends: rows waiting for their turn give up.
         self._halt = asyncio.Event()
+        self._outage: _Outage | None = None
+        # The question "does the platform answer?" in progress, shared by every
+        # row whose send failed meanwhile.
+        self._check: asyncio.Future[bool] | None = None
 
     # --- public -----------------------------------------------------------------------
 
@@ -398,6 +447,10 @@ class Sender:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    @property
+    def platform_down(self) -> bool:
+        return self._outage is not None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set, then finish or give back what is in flight.
@@ -412,10 +465,13 @@ class Sender:
             await self._recover(own=True)
             next_recovery = time.monotonic() + self.config.recovery_interval
             while not self._halt.is_set():
-                claimed = await self._fill()
                 if time.monotonic() >= next_recovery:
                     await self._recover(own=False)
                     next_recovery = time.monotonic() + self.config.recovery_interval
+                if self._outage is not None:
+                    await self._wait_for_platform(self._outage)
+                    continue
+                claimed = await self._fill()
                 if claimed and self.in_flight < self.config.concurrency:
                     # A full batch may have left more due rows behind it.
                     continue
@@ -428,8 +484,9 @@ class Sender:
     async def drain_once(self) -> int:
         """Send every row due now (one pass, for tests); returns how many were handled.
 
-        Rows put back for a later retry, and rows of chats that must wait for
-        their per-chat limit, are left for a later pass.
+        Rows put back for a later retry, rows of chats that must wait for
+        their per-chat limit, and everything while the platform is found
+        unreachable, are left for a later pass.
         """
         self._halt = asyncio.Event()
         handled = 0
@@ -445,7 +502,7 @@ class Sender:
 
     async def _fill(self) -> int:
         free = self.config.concurrency - len(self._tasks)
-        if free <= 0:
+        if free <= 0 or self._outage is not None:
             return 0
         busy = self._chats.waiting() | set(self._tasks.values())
         try:
@@ -499,6 +556,48 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
+    # --- outages ------------------------------------------------------------------------
+
+    async def _reachable(self) -> bool:
+        """After a network error: does the platform answer at all? If not, an outage begins."""
+        if self._outage is not None:
+            return False
+        if self._check is None or self._check.done():
+            self._check = asyncio.ensure_future(self._ask_platform())
+        reachable = await asyncio.shield(self._check)
+        if not reachable and self._outage is None:
+            initial = self.config.outage_backoff_initial
+            now = time.monotonic()
+            self._outage = _Outage(since=now, backoff=initial, probe_at=now + initial)
+            self.counters.outages += 1
+            log.warning("outbox: the platform does not answer; sending paused until it does")
+        return reachable
+
+    async def _ask_platform(self) -> bool:
+        try:
+            return await asyncio.wait_for(self.transport.reachable(), timeout=self.config.probe_timeout)
+        except TimeoutError:
+            return False
+        except Exception:
+            # A bug here must not stop rows from failing after their bounded tries.
+            log.exception("outbox: asking whether the platform answers failed")
+            return True
+
+    async def _wait_for_platform(self, outage: _Outage) -> None:
+        """While the platform is down: probe it when due; sending resumes once it answers."""
+        wait = outage.probe_at - time.monotonic()
+        if wait > 0:
+            await self._idle(wait)
+            return
+        if await self._ask_platform():
+            log.warning("outbox: the platform answers again after %.0fs; sending resumes",
+                        time.monotonic() - outage.since)
+            self._outage = None
+            return
+        self.counters.failed_probes += 1
+        outage.backoff = min(self.config.outage_backoff_max, outage.backoff * 2)
+        outage.probe_at = time.monotonic() + outage.backoff
+
     async def _finish(self) -> None:
         # Shielded: a cancelled run still waits for its rows to be recorded or released.
         if self._tasks:
@@ -511,7 +610,6 @@ class Sender:
                 now=self.clock(),
                 lease=self.config.lease,
                 worker=self.worker if own else None,
-                max_attempts=self.config.max_attempts,
                 platform=self.transport.platform,
             )
         except (SQLAlchemyError, OSError) as exc:
@@ -538,7 +636,7 @@ class Sender:
             return
         try:
             message_id = await self._transmit(row, rendered)
-        except _Stopped:
+        except _GiveBack:
             await self._record(lambda: outbox.release(self.sessions, row))
             self.counters.released += 1
         except DeliveryError as exc:
@@ -567,12 +665,15 @@ class Sender:
 
     async def _pace(self, chat_id: str, weight: int) -> None:
         # The chat first (normally free already: waiting chats are not claimed),
-        # then the global slot, re-checking the chat in case a 429 came meanwhile.
+        # then the global slot, re-checking the chat in case a 429 came meanwhile,
+        # and giving the row back if the platform went down while it waited.
         while True:
             wait = self._chats.ready_in(chat_id)
             if wait > 0:
                 await _sleep_unless(self._halt, wait)
             await self._global.acquire(weight, self._halt)
+            if self._outage is not None:
+                raise _PlatformDown
             if self._chats.ready_in(chat_id) <= 0:
                 break
         self._chats.note_sent(chat_id, self.transport.chat_kind(chat_id), weight)
@@ -582,7 +683,9 @@ class Sender:
             # Flood control is global in practice: everyone waits, and this chat too.
             self._global.pause(exc.seconds)
             self._chats.hold(row.chat_id, exc.seconds)
-        if exc.partial:
+        if isinstance(exc, TemporaryFailure) and not await self._reachable():
+            await self._on_outage(row, exc)
+        elif exc.partial:
             await self._on_uncertain(row, f"failed after part of the message went out: {exc.detail}")
         elif isinstance(exc, RetryLater):
             await self._record(
@@ -609,6 +712,22 @@ class Sender:
             await self._on_uncertain(row, exc.detail)
         else:
             await self._retry_or_fail(row, exc.detail)
+
+    async def _on_outage(self, row: Claimed, exc: TemporaryFailure) -> None:
+        """The platform does not answer: not the row's failure, so no try is counted."""
+        error = f"platform unreachable: {exc.detail}"
+        if (exc.partial or exc.maybe_delivered) and not row.redeliver_unconfirmed:
+            # It may have arrived: at most once still holds for this row.
+            await self._record(lambda: outbox.mark_unconfirmed(self.sessions, row, error=error))
+            self.counters.unconfirmed += 1
+            return
+        # Due at once: it goes first, in its chat's order, when sending resumes.
+        await self._record(
+            lambda: outbox.mark_retry(
+                self.sessions, row, not_before=self.clock(), error=error, count_attempt=False
+            )
+        )
+        self.counters.retried += 1
 
     async def _on_uncertain(self, row: Claimed, error: str) -> None:
         """It may have arrived: at most once unless the row asked for at least once."""

@@ -26,8 +26,12 @@ for a send whose outcome is unknown without a crash (a read timeout, a failure
 after the first part of a photo+text message went out).
 
 Rows enqueued with `redeliver_unconfirmed=True` choose at least once instead:
-recovery puts them back to `pending` (duplicates are then possible, bounded by
-what was in flight). Alerts about danger prefer a duplicate to a miss.
+recovery always puts them back to `pending`, whatever tries they have used
+(an alert must not be lost to a crash), and the sender sends them again when an outcome is unknown without a crash (a read
+timeout, a connection dropped after the request left). Alerts about danger
+prefer a duplicate to a miss. A duplicate needs the first copy to have been on
+the wire when the sender died or its connection broke, so each such event
+duplicates at most what was in flight then.
 
 In-flight bound: a sender claims only as many rows as it has free send slots
 (`SenderConfig.concurrency`, default 8) and starts each claimed row at once,
@@ -613,7 +617,6 @@ async def recover(
     now: datetime,
     lease: timedelta,
     worker: str | None = None,
-    max_attempts: int | None = None,
     platform: str = DEFAULT_PLATFORM,
 ) -> RecoveryReport:
     """Settle rows a stopped sender left in `sending`.
@@ -622,7 +625,8 @@ async def recover(
     given `worker`, when that worker claimed it: a sender restarting under its
     own name knows its previous life is over, so it need not wait for leases.
     Stale rows become `unconfirmed`; rows with `redeliver_unconfirmed` go back
-    to pending instead, unless that would exceed `max_attempts`.
+    to pending instead, always: the interrupted try is counted in `attempts`,
+    but it never makes such a row lost.
     """
     stale = [OutboxMessage.claimed_at < now - lease]
     if worker is not None:
@@ -633,8 +637,6 @@ async def recover(
         or_(*stale),
     )
     requeue = OutboxMessage.redeliver_unconfirmed.is_(True)
-    if max_attempts is not None:
-        requeue = and_(requeue, OutboxMessage.attempts + 1 < max_attempts)
     note = "the sender stopped while sending; it may or may not have arrived"
     async with sessions.begin() as session:
         requeued = (

@@ -11,10 +11,15 @@ How a `Rendered` becomes Telegram messages:
   then the documents (the same way: albums of documents, a lone one on its
   own), then the text with the keyboard as its own message.
 
-Every file is read from the media store before the first request, so a
-missing or oversized file fails the row before anything reached the chat. A
-failure after the first part went out is `partial`: the row's outcome is
-unknown, and the sender does not send it again (bot/outbox.py).
+Each file is uploaded once: the file_id Telegram answers with is kept
+(`FileIds`, bounded) and later sends name the file by it, so a photo alert to
+100,000 people uploads its photo once, not 100,000 times. A file_id Telegram
+refuses is forgotten and the file uploaded again. Every file still to upload
+is read from the media store before the first request, so a missing or
+oversized file fails the row before anything reached the chat. A failure
+after the first part went out is `partial`: the row's outcome is unknown, and
+the sender does not send it again unless the row asked for redelivery
+(bot/outbox.py).
 
 The message id handed back is the one carrying the text, so an edit changes
 the text and the buttons in place. Caption messages get a "/caption" suffix so
@@ -26,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -39,6 +45,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    Message,
 )
 from telegram.error import (
     BadRequest,
@@ -65,7 +72,7 @@ from bot.delivery import (
     Unreachable,
     supervise,
 )
-from bot.rendering import RENDERERS, Attachment, Button, Rendered, Renderers
+from bot.rendering import RENDERERS, Button, Rendered, Renderers
 from storage.media import InvalidMediaKey, MediaStore
 from storage.models.base import utcnow
 
@@ -96,6 +103,17 @@ _EDIT_TARGET_GONE = (
     "message_id_invalid",
     "there is no text in the message to edit",
     "there is no caption in the message to edit",
+)
+
+# Telegram's 400 descriptions (lower case) for a file_id it no longer takes.
+_FILE_ID_REFUSED = (
+    "wrong file identifier",
+    "wrong remote file identifier",
+    "file_id",
+    "file reference",
+    "file_reference",
+    "media_empty",
+    "can't use file of type",
 )
 
 T = TypeVar("T")
@@ -161,13 +179,17 @@ async def start_sender(
 class TelegramTransport:
     platform = "telegram"
 
-    def __init__(self, bot: Bot, media: MediaStore | None = None) -> None:
+    def __init__(self, bot: Bot, media: MediaStore | None = None, *, file_ids: FileIds | None = None) -> None:
         self.bot = bot
         self.media = media
+        # file_ids are valid for the bot that got them: one cache per transport.
+        self.file_ids = file_ids or FileIds()
 
     def chat_kind(self, chat_id: str) -> ChatKind:
-        # Groups, supergroups and channels have negative ids; people positive.
-        return ChatKind.GROUP if chat_id.startswith("-") else ChatKind.PRIVATE
+        # People have positive numeric ids. Groups, supergroups and channels have
+        # negative ones, and a channel may also be named "@channelname" (the Bot
+        # API takes a username for channels only): all of them get the group limit.
+        return ChatKind.PRIVATE if chat_id.isdigit() else ChatKind.GROUP
 
     def weight(self, rendered: Rendered) -> int:
         # Telegram counts every item of an album as a message of its own.
@@ -175,43 +197,96 @@ class TelegramTransport:
             return 1
         return len(rendered.photo_keys) + len(rendered.documents) + 1
 
+    async def reachable(self) -> bool:
+        """Whether the Bot API answers at all: getMe, which sends nothing to anyone."""
+        try:
+            await self.bot.get_me()
+        except BadRequest:
+            return True
+        except NetworkError:
+            # No connection, a timeout, or Telegram's own 5xx: nobody to send to.
+            return False
+        except TelegramError:
+            # An answer (even "Unauthorized") is an answer: failures then count.
+            return True
+        return True
+
     async def send(self, chat_id: str, rendered: Rendered) -> str:
         chat = _chat(chat_id)
         markup = _keyboard(rendered.buttons)
         if not rendered.photo_keys and not rendered.documents:
             message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup))
             return str(message.message_id)
-        photos = await self._photos(rendered.photo_keys)
-        documents = await self._documents(rendered.documents)
+        photos = [_File(FileKey(PHOTO, key)) for key in rendered.photo_keys]
+        documents = [_File(FileKey(DOCUMENT, item.key, item.filename)) for item in rendered.documents]
+        # Of many sends of one new file at once, one uploads it and the others
+        # wait for its file_id: a broadcast uploads each file once.
+        uploading = await self.file_ids.reserve([item.key for item in photos + documents])
+        learned: dict[FileKey, str] = {}
+        try:
+            for item in photos + documents:
+                item.file_id = self.file_ids.get(item.key)
+            # Every file still to upload is read before the first request.
+            await self._load([item for item in photos + documents if item.file_id is None])
+            return await self._send_files(chat, rendered, markup, photos, documents, learned)
+        finally:
+            self.file_ids.settle(uploading, learned)
+
+    async def _send_files(
+        self,
+        chat: int | str,
+        rendered: Rendered,
+        markup: InlineKeyboardMarkup | None,
+        photos: list[_File],
+        documents: list[_File],
+        learned: dict[FileKey, str],
+    ) -> str:
         if _as_caption(rendered):
-            message = await _call(
-                self.bot.send_photo(chat, photos[0], caption=rendered.text, reply_markup=markup)
-            )
+            request = _photos_request(self.bot, chat, caption=rendered.text, markup=markup)
+            [message] = await self._with_files(photos, request, learned)
             return f"{message.message_id}{CAPTION_SUFFIX}"
         delivered = False
         for chunk in _albums(photos):
-            if len(chunk) == 1:
-                await _call(self.bot.send_photo(chat, chunk[0]), partial=delivered)
-            else:
-                await _call(
-                    self.bot.send_media_group(chat, [InputMediaPhoto(data) for data in chunk]),
-                    partial=delivered,
-                )
+            await self._with_files(chunk, _photos_request(self.bot, chat), learned, partial=delivered)
             delivered = True
         for chunk in _albums(documents):
-            if len(chunk) == 1:
-                data, filename = chunk[0]
-                await _call(self.bot.send_document(chat, data, filename=filename), partial=delivered)
-            else:
-                await _call(
-                    self.bot.send_media_group(
-                        chat, [InputMediaDocument(data, filename=filename) for data, filename in chunk]
-                    ),
-                    partial=delivered,
-                )
+            request = _documents_request(self.bot, chat, [item.key.filename for item in chunk])
+            await self._with_files(chunk, request, learned, partial=delivered)
             delivered = True
         message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup), partial=True)
         return str(message.message_id)
+
+    async def _with_files(
+        self,
+        items: list[_File],
+        send: _FilesRequest,
+        learned: dict[FileKey, str],
+        *,
+        partial: bool = False,
+    ) -> Sequence[Message]:
+        """One request carrying files: by file_id where one is known, else uploaded.
+
+        The file_ids of what was uploaded are learned. A file_id Telegram
+        refuses (400: nothing was sent) is forgotten and the file uploaded.
+        """
+        try:
+            result = await _call(send([item.payload for item in items]), partial=partial)
+        except Rejected as exc:
+            reused = [item for item in items if item.file_id is not None]
+            if not reused or not _refuses_file_id(exc.detail):
+                raise
+            log.info("Telegram refused %d stored file_id(s) (%s); uploading again", len(reused), exc.detail)
+            for item in reused:
+                self.file_ids.forget(item.key)
+                item.file_id = None
+            await self._load(reused)
+            result = await _call(send([item.payload for item in items]), partial=partial)
+        messages = [result] if isinstance(result, Message) else list(result)
+        for item, message in zip(items, messages, strict=False):
+            file_id = _file_id_of(message)
+            if item.file_id is None and file_id:
+                learned[item.key] = file_id
+        return messages
 
     async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
         chat = _chat(chat_id)
@@ -235,40 +310,124 @@ class TelegramTransport:
             idempotent=True,
         )
 
-    async def _photos(self, keys: Sequence[str]) -> list[bytes]:
-        if not keys:
-            return []
-        media = self._media_store("photos")
-        try:
-            return await asyncio.to_thread(lambda: [media.read(key) for key in keys])
-        except (OSError, InvalidMediaKey) as exc:
-            raise Rejected(RejectReason.INVALID, f"photo not readable: {exc}") from exc
+    async def _load(self, items: Sequence[_File]) -> None:
+        """Read the files to upload from the media store; a missing or oversized one fails the row."""
+        if not items:
+            return
+        media = self._media_store("photos" if items[0].key.kind == PHOTO else "documents")
 
-    async def _documents(self, attachments: Sequence[Attachment]) -> list[tuple[bytes, str]]:
-        if not attachments:
-            return []
-        media = self._media_store("documents")
+        def read(item: _File) -> bytes:
+            try:
+                if item.key.kind == DOCUMENT:
+                    # Checked before reading, so an oversized file is not loaded only to be refused.
+                    size = media.path(item.key.media_key).stat().st_size
+                    if size > DOCUMENT_MAX_BYTES:
+                        raise Rejected(
+                            RejectReason.INVALID,
+                            f"document {item.key.filename!r} has {size} bytes; Telegram takes at most "
+                            f"{DOCUMENT_MAX_BYTES}",
+                        )
+                return media.read(item.key.media_key)
+            except (OSError, InvalidMediaKey) as exc:
+                raise Rejected(RejectReason.INVALID, f"{item.key.kind} not readable: {exc}") from exc
 
-        def read(attachment: Attachment) -> tuple[bytes, str]:
-            # Checked before reading, so an oversized file is not loaded only to be refused.
-            size = media.path(attachment.key).stat().st_size
-            if size > DOCUMENT_MAX_BYTES:
-                raise Rejected(
-                    RejectReason.INVALID,
-                    f"document {attachment.filename!r} has {size} bytes; Telegram takes at most "
-                    f"{DOCUMENT_MAX_BYTES}",
-                )
-            return media.read(attachment.key), attachment.filename
-
-        try:
-            return await asyncio.to_thread(lambda: [read(attachment) for attachment in attachments])
-        except (OSError, InvalidMediaKey) as exc:
-            raise Rejected(RejectReason.INVALID, f"document not readable: {exc}") from exc
+        contents = await asyncio.to_thread(lambda: [read(item) for item in items])
+        for item, data in zip(items, contents, strict=True):
+            item.data = data
 
     def _media_store(self, what: str) -> MediaStore:
         if self.media is None:
             raise Rejected(RejectReason.INVALID, f"{what} given but the transport has no media store")
         return self.media
+
+
+# --- reusing uploaded files --------------------------------------------------------------
+
+PHOTO = "photo"
+DOCUMENT = "document"
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """What was uploaded: a photo or a document (with the name it was sent under) from the media store."""
+
+    kind: str
+    media_key: str
+    filename: str | None = None
+
+
+@dataclass
+class _File:
+    key: FileKey
+    file_id: str | None = None
+    data: bytes | None = None
+
+    @property
+    def payload(self) -> str | bytes:
+        if self.file_id is not None:
+            return self.file_id
+        assert self.data is not None, "read before sending"
+        return self.data
+
+
+class FileIds:
+    """The file_ids Telegram gave for files this bot uploaded, so each file goes up once.
+
+    A photo alert to 100,000 people would otherwise upload its bytes 100,000
+    times. Bounded: beyond `capacity` files the least recently used is
+    forgotten (and uploaded again if it is needed again).
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[FileKey, str] = OrderedDict()
+        self._uploading: dict[FileKey, asyncio.Future[None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, key: FileKey) -> str | None:
+        file_id = self._ids.get(key)
+        if file_id is not None:
+            self._ids.move_to_end(key)
+        return file_id
+
+    def put(self, key: FileKey, file_id: str) -> None:
+        self._ids[key] = file_id
+        self._ids.move_to_end(key)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+    def forget(self, key: FileKey) -> None:
+        self._ids.pop(key, None)
+
+    async def reserve(self, keys: Sequence[FileKey]) -> list[FileKey]:
+        """The files among `keys` this send is to upload (settle them afterwards).
+
+        Files another send is uploading right now are waited for, so that
+        they are not uploaded twice; but a send that has to upload something
+        itself waits for nobody (two sends could otherwise wait for each other).
+        """
+        while True:
+            missing = [key for key in dict.fromkeys(keys) if key not in self._ids]
+            mine = [key for key in missing if key not in self._uploading]
+            theirs = [self._uploading[key] for key in missing if key in self._uploading]
+            if mine or not theirs:
+                loop = asyncio.get_running_loop()
+                for key in mine:
+                    self._uploading[key] = loop.create_future()
+                return mine
+            # Whatever came of their uploads (a file_id, or a failure), look again.
+            await asyncio.wait(theirs)
+
+    def settle(self, reserved: Sequence[FileKey], learned: Mapping[FileKey, str]) -> None:
+        """Remember what an upload taught, and release the sends waiting for it."""
+        for key, file_id in learned.items():
+            self.put(key, file_id)
+        for key in reserved:
+            waiting = self._uploading.pop(key, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
 
 
 def _as_caption(rendered: Rendered) -> bool:
@@ -286,6 +445,48 @@ def _albums(items: list[T]) -> list[list[T]]:
 def _chat(chat_id: str) -> int | str:
     # Numeric ids as numbers; "@channelname" as it is.
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+_FilesRequest = Callable[[list[str | bytes]], Awaitable[Message | Sequence[Message]]]
+
+
+def _photos_request(
+    bot: Bot, chat: int | str, *, caption: str | None = None, markup: InlineKeyboardMarkup | None = None
+) -> _FilesRequest:
+    """Send these photos (file_ids or bytes): a lone one with the caption, more as an album."""
+
+    def send(files: list[str | bytes]) -> Awaitable[Message | Sequence[Message]]:
+        if len(files) == 1:
+            return bot.send_photo(chat, files[0], caption=caption, reply_markup=markup)
+        return bot.send_media_group(chat, [InputMediaPhoto(file) for file in files])
+
+    return send
+
+
+def _documents_request(bot: Bot, chat: int | str, names: list[str | None]) -> _FilesRequest:
+    """Send these documents under their names: a lone one on its own, more as an album."""
+
+    def send(files: list[str | bytes]) -> Awaitable[Message | Sequence[Message]]:
+        if len(files) == 1:
+            return bot.send_document(chat, files[0], filename=names[0])
+        return bot.send_media_group(
+            chat, [InputMediaDocument(file, filename=name) for file, name in zip(files, names, strict=True)]
+        )
+
+    return send
+
+
+def _file_id_of(message: Message) -> str | None:
+    if message.photo:
+        return message.photo[-1].file_id  # the largest size: the one that was uploaded
+    if message.document is not None:
+        return message.document.file_id
+    return None
+
+
+def _refuses_file_id(description: str) -> bool:
+    text = description.lower()
+    return any(marker in text for marker in _FILE_ID_REFUSED)
 
 
 def _parse_message_id(message_id: str) -> tuple[int, bool]:

@@ -57,6 +57,9 @@ class PausingTransport:
         await self.inner.edit(chat_id, message_id, rendered)
         await asyncio.sleep(self.pause)
 
+    async def reachable(self) -> bool:
+        return await self.inner.reachable()
+
 
 async def _settled(sender: Sender) -> bool:
     async with sender.sessions() as session:

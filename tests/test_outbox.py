@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -92,6 +91,7 @@ class Recording:
 
     inner: TelegramTransport
     calls: list[Call] = field(default_factory=list)
+    probes: int = 0
 
     @property
     def platform(self) -> str:
@@ -108,6 +108,10 @@ class Recording:
 
     async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
         await self._timed("edit", chat_id, self.inner.edit(chat_id, message_id, rendered))
+
+    async def reachable(self) -> bool:
+        self.probes += 1
+        return await self.inner.reachable()
 
     async def _timed(self, method: str, chat_id: str, request):
         call = Call(method, chat_id, time.monotonic())
@@ -209,12 +213,6 @@ async def run_until_settled(sender: Sender, sessions: Sessions, timeout: float =
     return time.monotonic() - started
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def jpeg(color: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), color).save(buffer, "JPEG")
@@ -283,17 +281,23 @@ async def test_priority_then_age_decides_the_order(
     sessions: Sessions, emu: BotApiEmulator, transport: Recording
 ) -> None:
     people = [emu.add_user(f"P{i}") for i in range(5)]
-    await enqueue(sessions, people[0].id, text="routine 1")
-    await enqueue(sessions, people[1].id, text="routine 2")
-    await enqueue(sessions, people[2].id, text="announcement", priority=Priority.ANNOUNCEMENT)
-    await enqueue(sessions, people[3].id, text="urgent", priority=Priority.URGENT)
+    queued = [
+        ("routine 1", Priority.ROUTINE),
+        ("routine 2", Priority.ROUTINE),
+        ("announcement", Priority.ANNOUNCEMENT),
+        ("urgent", Priority.URGENT),
+    ]
+    for person, (text, priority) in zip(people, queued, strict=False):
+        await enqueue(sessions, person.id, text=text, priority=priority)
     later = datetime.now(UTC) + timedelta(hours=1)
     await enqueue(sessions, people[4].id, text="scheduled urgent", priority=Priority.URGENT, not_before=later)
 
     await make_sender(sessions, transport, fast(concurrency=1)).drain_once()
 
     texts = [m.text for m in emu.bot_messages_since(0)]
-    assert texts == ["urgent", "announcement", "routine 1", "routine 2"]
+    # By priority (the levels are storage.models.outbox.Priority's), then by age: a stable sort.
+    assert texts == [text for text, _ in sorted(queued, key=lambda item: item[1])]
+    assert texts[0] == "urgent"
     assert (await rows(sessions))[-1].status is OutboxStatus.PENDING  # not due yet
 
 
@@ -489,22 +493,64 @@ async def test_blocked_user_is_skipped_now_and_later(
     assert [m.text for m in emu.private_chat(lan).bot_messages] == ["welcome back"]
 
 
-async def test_network_failure_retries_then_fails(sessions: Sessions, emu: BotApiEmulator) -> None:
-    lan = emu.add_user("Lan")
+async def test_a_rows_own_failure_is_retried_then_failed(
+    sessions: Sessions, emu: BotApiEmulator, transport: Recording
+) -> None:
+    lan, binh = emu.add_user("Lan"), emu.add_user("Bình")
+    # Telegram answers 500 for Lan's chat only: the platform itself answers, so each try counts.
+    emu.fail_chat(lan)
     await enqueue(sessions, lan.id, text="nobody listens")
-    nowhere = Bot(emu.token, base_url=f"http://127.0.0.1:{closed_port()}/bot")
-    transport = Recording(TelegramTransport(nowhere))
-    try:
-        config = fast(max_attempts=3, private_chat_per_second=100)
-        await run_until_settled(make_sender(sessions, transport, config), sessions)
-    finally:
-        await nowhere.shutdown()
-    [row] = await rows(sessions)
-    assert row.status is OutboxStatus.FAILED and row.attempts == 3
-    assert "gave up after 3 attempts" in (row.last_error or "") and "ConnectError" in (row.last_error or "")
-    assert len(transport.calls) == 3
-    gaps = [b.started - a.ended for a, b in pairwise(transport.calls)]
+    await enqueue(sessions, binh.id, text="fine")
+    sender = make_sender(sessions, transport, fast(max_attempts=3, private_chat_per_second=100))
+    await run_until_settled(sender, sessions)
+
+    failed, sent = await rows(sessions)
+    assert failed.status is OutboxStatus.FAILED and failed.attempts == 3
+    assert "gave up after 3 attempts" in (failed.last_error or "")
+    assert "Internal Server Error" in (failed.last_error or "")
+    assert sent.status is OutboxStatus.SENT and emu.sent_to(binh) == 1
+    tries = [c for c in transport.calls if c.chat_id == str(lan.id)]
+    assert len(tries) == 3 and transport.probes == 3 and sender.counters.outages == 0
+    gaps = [b.started - a.ended for a, b in pairwise(tries)]
     assert all(gap >= 0.015 for gap in gaps), gaps  # backed off between tries
+
+
+async def test_an_outage_pauses_the_sender_and_loses_nothing(
+    sessions: Sessions, emu: BotApiEmulator, transport: Recording
+) -> None:
+    people = [emu.add_user(f"P{i}") for i in range(40)]
+    for person in people:
+        await enqueue(sessions, person.id, text="flood warning", priority=Priority.URGENT,
+                      redeliver_unconfirmed=True)
+    # Two tries 20 ms apart: before outages paused the sender, an outage failed every row it reached.
+    config = fast(global_per_second=100, max_attempts=2, outage_backoff_initial=0.05, outage_backoff_max=0.2)
+    sender = make_sender(sessions, transport, config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+        await emu.wait_until(lambda: emu.sent_count >= 10)
+        await emu.stop()  # the Bot API is gone: connections are refused
+        down_at = len(transport.calls)
+        await asyncio.sleep(1.0)
+        assert sender.platform_down and sender.counters.failed_probes >= 3
+        # Only what was already on the wire or waiting for its slot went out, no new row.
+        assert len(transport.calls) - down_at <= config.concurrency
+        await emu.start()
+        while await unsettled(sessions):
+            assert not task.done()
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    received = [emu.sent_to(person) for person in people]
+    assert min(received) == 1, "someone lost the alert"
+    # A copy is duplicated only if it was on the wire when the connection broke.
+    assert sum(received) - len(people) <= config.concurrency
+    stored = await rows(sessions)
+    assert {r.status for r in stored} == {OutboxStatus.SENT}
+    assert {r.attempts for r in stored} == {0}  # an outage costs no row a try
+    assert sender.counters.outages == 1 and not sender.platform_down
 
 
 # --- rate limits ------------------------------------------------------------------------------------
@@ -539,6 +585,24 @@ async def test_per_chat_rates_are_kept(sessions: Sessions, emu: BotApiEmulator, 
     # Per chat, in the order they were queued.
     assert [m.text for m in emu.private_chat(lan).bot_messages] == [f"private {i}" for i in range(2)]
     assert [m.text for m in group.bot_messages] == [f"group {i}" for i in range(4)]
+
+
+async def test_a_channel_named_by_its_username_is_paced_as_a_group(
+    sessions: Sessions, emu: BotApiEmulator, transport: Recording
+) -> None:
+    channel = emu.add_group("Kênh cảnh báo tỉnh", [emu.add_user("Quản trị")], supergroup=True,
+                            username="canhbao_tinh", bot_is_admin=True)
+    for i in range(2):
+        await enqueue(sessions, "@canhbao_tinh", text=f"alert {i}")
+    # A private chat could take 20 a second here; a group or channel 4 (240/min).
+    config = fast(group_per_minute=240, private_chat_per_second=20)
+    await run_until_settled(make_sender(sessions, transport, config), sessions)
+    first, second = transport.starts("@canhbao_tinh")
+    assert second - first >= 0.249
+    assert [m.text for m in channel.bot_messages] == ["alert 0", "alert 1"]
+    assert transport.chat_kind("@canhbao_tinh") is ChatKind.GROUP
+    assert transport.chat_kind("-1001234") is ChatKind.GROUP
+    assert transport.chat_kind("700000001") is ChatKind.PRIVATE
 
 
 # --- recovery ----------------------------------------------------------------------------------------
@@ -585,6 +649,22 @@ async def test_recovery_after_a_crash(sessions: Sessions) -> None:
     by_id = {r.id: r for r in await rows(sessions)}
     assert by_id[1].status is OutboxStatus.SENT and by_id[1].platform_message_id == "77"
     assert by_id[2].status is OutboxStatus.SENDING and by_id[2].claimed_by == again.claimed_by
+
+
+async def test_recovery_requeues_an_alert_whatever_its_tries(
+    sessions: Sessions, emu: BotApiEmulator, transport: Recording
+) -> None:
+    lan = emu.add_user("Lan")
+    await enqueue(sessions, lan.id, text="flood warning", redeliver_unconfirmed=True)
+    async with sessions.begin() as session:
+        await session.execute(update(OutboxMessage).values(attempts=4))
+    # This sender claimed it in a previous life and died mid-send, its last try left.
+    await outbox.claim(sessions, worker="test-sender", limit=1, now=datetime.now(UTC))
+    sender = make_sender(sessions, transport, fast(max_attempts=5))
+    await run_until_settled(sender, sessions)
+    [row] = await rows(sessions)
+    assert row.status is OutboxStatus.SENT and row.attempts == 5
+    assert emu.sent_to(lan) == 1
 
 
 async def test_claim_keeps_one_row_per_chat_in_flight(sessions: Sessions) -> None:
@@ -676,6 +756,9 @@ class TimesOutOnce:
 
     async def edit(self, chat_id: str, message_id: str, rendered: Rendered) -> None:
         raise AssertionError("no edits here")
+
+    async def reachable(self) -> bool:
+        return True
 
 
 async def test_unknown_outcome_is_unconfirmed_unless_the_row_wants_redelivery(sessions: Sessions) -> None:

@@ -251,6 +251,59 @@ async def test_outbox_rows_carry_documents(
     assert emu.sent_to(binh) == 1
 
 
+# --- each file uploaded once ------------------------------------------------------------------
+
+
+async def test_a_broadcast_uploads_each_file_once(
+    sessions: Sessions, emu: BotApiEmulator, transport: TelegramTransport, media: MediaStore
+) -> None:
+    registry = Renderers()
+    registry.register("test.result", _result)
+    poster, album, [notice] = photos(media, 1), photos(media, 4)[1:], documents(media, 1)
+    with_caption = {"text": "Cảnh báo lũ", "photos": list(poster)}
+    with_album = {"text": "Sơ tán", "photos": list(album), "documents": [{"key": notice.key,
+                                                                           "filename": notice.filename}]}
+    people = [emu.add_user(f"N{i}") for i in range(24)]
+    async with sessions.begin() as session:
+        for index, person in enumerate(people):
+            await outbox.enqueue(session, chat_id=str(person.id), kind="test.result",
+                                 params=with_album if index % 2 else with_caption)
+    # Many sends at once: the first of them uploads, the others wait for its file_ids.
+    config = SenderConfig(poll_interval=0.02, global_per_second=1000, concurrency=16)
+    sender = Sender(sessions, transport, registry, config=config, worker="broadcast")
+    assert await sender.drain_once() == len(people)
+
+    assert emu.stats.uploads == 1 + 3 + 1
+    for index, person in enumerate(people):
+        got = emu.private_chat(person).bot_messages
+        if index % 2:
+            assert [("photo" if m.photo else "document" if m.document else "text") for m in got] == [
+                "photo", "photo", "photo", "document", "text"]
+            assert sent_document(emu, got[3]) == (notice.filename, media.read(notice.key))
+        else:
+            [message] = got
+            assert message.caption == "Cảnh báo lũ"
+            assert emu.file_bytes(message.photo[-1]["file_id"]) == media.read(poster[0])
+
+    # A file_id Telegram no longer takes is forgotten, and the file uploaded again.
+    key = telegram_transport.FileKey(telegram_transport.PHOTO, poster[0])
+    transport.file_ids.put(key, "AgACAgUAAxkBAAI-not-any-more")
+    late = emu.add_user("Đến sau")
+    await transport.send(str(late.id), Rendered("Cảnh báo lũ", photo_keys=poster))
+    assert emu.stats.uploads == 6 and emu.sent_to(late) == 1
+    assert transport.file_ids.get(key) != "AgACAgUAAxkBAAI-not-any-more"
+
+
+def test_remembered_file_ids_are_bounded() -> None:
+    file_ids = telegram_transport.FileIds(capacity=2)
+    keys = [telegram_transport.FileKey(telegram_transport.PHOTO, f"display/{i}.jpg") for i in range(3)]
+    for index, key in enumerate(keys):
+        file_ids.put(key, f"id-{index}")
+        file_ids.get(keys[0])  # used often: kept
+    assert len(file_ids) == 2
+    assert [file_ids.get(key) for key in keys] == ["id-0", None, "id-2"]
+
+
 # --- the pieces -------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .client import ChatHandle
+from .errors import ApiError
 from .model import User
 from .ratelimit import RateLimits
 from .server import ApiServer
@@ -204,6 +205,21 @@ class BotApiEmulator:
 
     def clear_rate_limit(self) -> None:
         self.state.limiter.configure(RateLimits())
+
+    def fail_chat(
+        self,
+        chat: ChatHandle | User | int | str,
+        error_code: int = 500,
+        description: str = "Internal Server Error",
+    ) -> None:
+        """Answer every Bot API call about this chat with an error (a 5xx by default),
+        as Telegram sometimes does for one chat while the rest works."""
+        chat_id = chat if isinstance(chat, int | str) else chat.id
+        self.state.failing_chats[chat_id] = ApiError(error_code, description)
+
+    def heal_chat(self, chat: ChatHandle | User | int | str) -> None:
+        chat_id = chat if isinstance(chat, int | str) else chat.id
+        self.state.failing_chats.pop(chat_id, None)
 
     def register_url(self, url: str, data: bytes, mime_type: str | None = None) -> None:
         """Let the bot send this URL as a photo/document (Telegram would download it)."""

@@ -115,6 +115,8 @@ def resolve_media(
         if upload is None:
             raise bad_request("can't parse InputMedia: media not found")
     if upload is not None:
+        call.state.stats.uploads += 1
+        call.state.stats.uploaded_bytes += len(upload.data)
         return store_upload(call, upload.data, kind, upload.filename, upload.content_type, params)
     if not reference:
         raise bad_request("can't parse InputMedia: media not found")

@@ -56,6 +56,9 @@ class ApiServer:
 
         try:
             params = await read_params(request, max_upload_size=state.config.max_upload_size)
+            target = _chat_id_for_log(params.values.get("chat_id"))
+            if target is not None and target in state.failing_chats:
+                raise state.failing_chats[target]
             result = await handler(Call(state, params, client_alive))
         except ApiError as error:
             if client_alive():  # an abandoned poll ending in 409 is nobody's error

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CALLBACK_QUERY_INVALID, NOT_MODIFIED, bad_request, forbidden
+from .errors import CALLBACK_QUERY_INVALID, NOT_MODIFIED, ApiError, bad_request, forbidden
 from .files import FileStore
 from .markup import Markup
 from .model import Chat, EditRecord, StoredMessage, User, member_json
@@ -57,6 +57,9 @@ class Stats:
     sent_per_chat: Counter[int] = field(default_factory=Counter)
     method_calls: Counter[str] = field(default_factory=Counter)
     errors_by_code: Counter[int] = field(default_factory=Counter)
+    # Files the bot uploaded (multipart parts), not those it named by file_id or URL.
+    uploads: int = 0
+    uploaded_bytes: int = 0
 
 
 @dataclass
@@ -106,6 +109,8 @@ class EmulatorState:
         self.webhook_delivery = WebhookDelivery(self.updates, self.webhook, config.clock)
         self.api_errors: deque[ApiErrorRecord] = deque(maxlen=1000)
         self.internal_errors: list[str] = []
+        # Chats every Bot API call about answers with this error (fault injection).
+        self.failing_chats: dict[int | str, ApiError] = {}
         self._user_ids = itertools.count(700_000_001)
         self._group_ids = itertools.count(4_000_000_001)
         self._supergroup_ids = itertools.count(1_000_000_000_001)
