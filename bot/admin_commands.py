@@ -353,7 +353,7 @@ async def _list_invitations(session: AsyncSession, agency: Agency | None, settin
 
 
 async def _calendar(session: AsyncSession, args: argparse.Namespace, settings: Settings, at: datetime) -> int:
-    """Running bots pick the change up within a tick (bot/calendars.CalendarCache); deadlines already set stay."""
+    """Running bots pick the change up within a tick (bot/calendars.CalendarCache); open deadlines across it move."""
     who = Actor.command_line().external_id
     if args.calendar_command == "list":
         year = args.year or at.astimezone(settings.zone).year
@@ -363,11 +363,12 @@ async def _calendar(session: AsyncSession, args: argparse.Namespace, settings: S
             print(f"{entry.day:%Y-%m-%d} {entry.day:%a}  {status:<8} {entry.source}{note}")
         return 0
     if args.calendar_command == "remove":
-        removed = await calendars.remove_day(session, args.date)
+        removed = await calendars.remove_day(session, args.date, at=at, timezone_name=settings.timezone)
         if removed is None:
             return _fail(f"{args.date}: no change of this day was made here (province file and package days "
                          "are changed in the file)")
-        print(f"removed: {args.date} is again as the province file and the holidays package say")
+        print(f"removed: {args.date} is again as the province file and the holidays package say; "
+              f"{removed.replanned} open deadline(s) moved")
         return 0
     kind = DayKind.DAY_OFF if args.calendar_command == "add-day-off" else DayKind.WORKING_DAY
     change = await calendars.set_day(session, args.date, kind, reason=args.reason, by=who, at=at,
@@ -376,6 +377,6 @@ async def _calendar(session: AsyncSession, args: argparse.Namespace, settings: S
     label = "a working day" if wanted_working else "a day off"
     if change.was_working == wanted_working:
         print(f"note: {args.date} already was {label}; recorded anyway")
-    print(f"{args.date:%Y-%m-%d} ({args.date:%A}) is now {label}; running bots use it within a minute, "
-          "for deadlines set from now on")
+    print(f"{args.date:%Y-%m-%d} ({args.date:%A}) is now {label}; running bots use it within a minute; "
+          f"{change.replanned} open deadline(s) across it moved, keeping the working time they had left")
     return 0

@@ -13,7 +13,7 @@ from bot.calendar import WorkingCalendar
 from bot.calendars import CalendarCache, load_calendars
 from bot.casework import Desk
 from bot.config import Settings
-from bot.deadlines import StageLimits
+from bot.deadlines import StageLimits, with_province
 from bot.drafts import Limits
 from bot.photos import PhotoLimits
 from bot.routing import RouterCache
@@ -38,11 +38,14 @@ class Deps:
     # Rebuilt when a province import (possibly from the CLI, another process)
     # changes the province, so a running bot routes by the new boundaries.
     routers: RouterCache
-    # The working calendars, reloaded by the scheduler when the province file,
-    # an agency's office hours or the administrator's days change.
+    # The working calendars and the province's stage limits, reloaded by every
+    # process (scheduler/runner.py) when the province file, an agency's office
+    # hours or the administrator's days change.
     calendars: CalendarCache
     draft_limits: Limits
     photo_limits: PhotoLimits
+    # The regulation's limits with the operator's reminder shares; the
+    # province's own limits go on top at each use (`limits`).
     stage_limits: StageLimits = field(default_factory=StageLimits)
     # Replaced by tests and the demo to move time without waiting for it.
     clock: Callable[[], datetime] = system_clock
@@ -65,11 +68,17 @@ class Deps:
         return self.calendars.current.province
 
     @property
+    def limits(self) -> StageLimits:
+        """The stage limits as they are now: the province file's `deadlines` over the regulation's."""
+        return with_province(self.stage_limits, self.calendars.current.deadlines)
+
+    @property
     def desk(self) -> Desk:
         # Built at each use from the current calendars, so a reload reaches
         # the next action without anyone holding on to an old one.
         current = self.calendars.current
-        return Desk(current.province, self.stage_limits, self.settings.timezone, current.by_agency)
+        return Desk(current.province, with_province(self.stage_limits, current.deadlines), self.settings.timezone,
+                    current.by_agency)
 
 
 async def load_calendar(session: AsyncSession, timezone_name: str) -> WorkingCalendar:
@@ -84,7 +93,8 @@ def stage_limits(settings: Settings) -> StageLimits:
 async def load_desk(session: AsyncSession, settings: Settings) -> Desk:
     """For the command line, which acts on reports without a running bot."""
     calendars = await load_calendars(session, settings.timezone)
-    return Desk(calendars.province, stage_limits(settings), settings.timezone, calendars.by_agency)
+    return Desk(calendars.province, with_province(stage_limits(settings), calendars.deadlines), settings.timezone,
+                calendars.by_agency)
 
 
 async def build_deps(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Deps:

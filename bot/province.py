@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import WeeklyHours
 from bot.calendars import weekly_hours_from_mapping, weekly_hours_to_json
+from bot.deadlines import parse_province_limits, province_limits_to_json
 from storage.models.base import utcnow
 from storage.models.province import (
     CODE_LENGTH,
@@ -54,7 +55,7 @@ GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", *POLYG
 PROVINCE_FIELDS = frozenset(
     {
         "code", "name_vi", "name_en", "default_agency", "boundary",
-        "nearest_km", "calendar", "agencies", "topics",
+        "nearest_km", "calendar", "agencies", "topics", "office_hours", "deadlines",
     }
 )
 AGENCY_FIELDS = frozenset({"code", "kind", "name_vi", "name_en", "boundary", "office_hours"})
@@ -119,6 +120,10 @@ class ProvinceFile:
     nearest_km: float = DEFAULT_NEAREST_KM
     extra_days_off: tuple[date, ...] = ()
     extra_working_days: tuple[date, ...] = ()
+    # The province's office hours; None: Monday-Friday 07:30-11:30, 13:30-17:30.
+    office_hours: WeeklyHours | None = None
+    # Stage limits the province sets itself (bot/deadlines.py PROVINCE_LIMITS); the rest are the regulation's.
+    deadlines: Mapping[str, float] = field(default_factory=dict)
     # Where the file was read from; not part of the data.
     source: Path | None = field(default=None, compare=False)
 
@@ -255,6 +260,8 @@ def parse_province(raw: Any, *, base_dir: Path, source: Path | None = None) -> P
     boundary = _optional_boundary(raw, "", base_dir, problems)
     nearest_km = _nearest_km(raw, problems)
     days_off, working_days = _calendar(raw.get("calendar"), problems)
+    office_hours = _office_hours(raw.get("office_hours"), "office_hours", problems)
+    deadlines = _deadlines(raw.get("deadlines"), problems)
     agencies, agency_kinds = _agencies(raw, base_dir, problems)
     topics = _topics(raw, problems)
 
@@ -275,6 +282,8 @@ def parse_province(raw: Any, *, base_dir: Path, source: Path | None = None) -> P
         nearest_km=nearest_km,
         extra_days_off=days_off,
         extra_working_days=working_days,
+        office_hours=office_hours,
+        deadlines=deadlines,
         source=source,
     )
 
@@ -394,6 +403,18 @@ def _calendar(raw: Any, problems: _Problems) -> tuple[tuple[date, ...], tuple[da
     for day in sorted(set(days_off) & set(working_days)):
         problems.add("calendar", f"{day.isoformat()} is both an extra day off and an extra working day")
     return days_off, working_days
+
+
+def _deadlines(raw: Any, problems: _Problems) -> dict[str, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.add("deadlines", f"must map limits to numbers, e.g. receive_hours: 8; got {_kind_of(raw)}")
+        return {}
+    limits, found = parse_province_limits(raw)
+    for key, message in found:
+        problems.add(_join("deadlines", key), message)
+    return limits
 
 
 def _dates(raw: Any, where: str, problems: _Problems) -> tuple[date, ...]:
@@ -775,6 +796,8 @@ def _import_province_row(
         "boundary_geojson": geometry_to_geojson(data.boundary) if data.boundary is not None else None,
         "nearest_km": data.nearest_km,
         "calendar_json": calendar_to_json(data.extra_days_off, data.extra_working_days),
+        "office_hours_json": weekly_hours_to_json(data.office_hours) if data.office_hours is not None else None,
+        "deadlines_json": province_limits_to_json(data.deadlines),
     }
     if row is None:
         session.add(Province(code=data.code, updated_at=now, **values))

@@ -24,7 +24,9 @@ for approval, the handler (else the head) for a clarification.
 A pause for the citizen's answer (needs_info) stops the clock and sends
 nothing; the answer resumes it with the working time that was left, under the
 same `stage_seq`, so what was already sent is not sent again. A new stage, or
-a new deadline for the same stage (urgency), starts a new clock.
+a new deadline for the same stage (urgency), starts a new clock. A deadline
+moved by a change of the calendar (`replan`, called by bot/calendars.py)
+keeps its clock too: only the times of the steps not yet sent move.
 
 The tick
 --------
@@ -44,8 +46,9 @@ calendar days, weekends included.
 
 Besides the clocks: the Provincial Office hears once of a report rated
 unsatisfied or re-opened 5 times (003 Art. 9.3; `schedule` makes the tick look
-at it), each agency group gets a digest at the start of every working day,
-and the Provincial Office a monthly list of the stages that were late.
+at it; in the province's office hours unless the report is urgent), each
+agency group gets a digest at the start of every working day, and the
+Provincial Office a monthly list of the stages that were late.
 """
 from __future__ import annotations
 
@@ -76,6 +79,7 @@ from storage.models import (
     OfficialRole,
     Reminder,
     Report,
+    ReportEvent,
     ScheduledRun,
     Topic,
     User,
@@ -263,7 +267,8 @@ async def schedule(session: AsyncSession, desk: Desk, report: Report, action: Ac
     )
     ended = new_clock or stage is None
     if previous_due is not None and at > previous_due and seq > 0 and (ended or state in PAUSED):
-        await _record_late(session, report, previous_due, at, finished=ended)
+        held_by = await _stage_agency(session, report, action)
+        await _record_late(session, report, previous_due, at, finished=ended, agency_id=held_by)
     elif ended and seq > 0:
         await _finish_late(session, report, at)
     if new_clock:
@@ -286,11 +291,35 @@ async def schedule(session: AsyncSession, desk: Desk, report: Report, action: Ac
         report.next_reminder_at = min(report.next_reminder_at or at, at)
 
 
+def replan(report: Report, due_at: datetime, at: datetime) -> None:
+    """The running stage's deadline moved to `due_at` because the calendar changed under it (bot/calendars.py).
+
+    The clock stays (same `stage_seq` and step), so no step already sent is
+    sent again; the report is due for the tick now, which finds the time of
+    its next step against the new deadline with the process's own reminder
+    shares and sends it if that time has come (office hours permitting).
+    """
+    report.due_at = due_at
+    report.next_reminder_at = at
+
+
+async def _stage_agency(session: AsyncSession, report: Report, action: Action) -> int:
+    """The agency that held the stage that just ended: a transfer has already moved the report on."""
+    if action is not Action.TRANSFER:
+        return report.agency_id
+    details = await session.scalar(
+        select(ReportEvent.details).where(ReportEvent.report_id == report.id, ReportEvent.kind == Action.TRANSFER)
+        .order_by(ReportEvent.id.desc()).limit(1))
+    held_by = (details or {}).get("from_agency_id")
+    return held_by if isinstance(held_by, int) else report.agency_id
+
+
 async def _record_late(session: AsyncSession, report: Report, due_at: datetime, at: datetime, *,
-                       finished: bool) -> None:
+                       finished: bool, agency_id: int) -> None:
+    """The stage is late: on the monthly list under `agency_id`, the agency that held it."""
     await insert_ignore(session, LateStage, {
         "report_id": report.id, "stage_seq": report.stage_seq, "stage": report.stage or Stage.RECEIVE,
-        "agency_id": report.agency_id, "due_at": due_at, "detected_at": at, "finished_at": None,
+        "agency_id": agency_id, "due_at": due_at, "detected_at": at, "finished_at": None,
     }, ["report_id", "stage_seq"])
     if finished:
         await _finish_late(session, report, at)
@@ -446,8 +475,9 @@ async def tick(session: AsyncSession, desk: Desk, now: datetime, limit: int = 20
 
 async def _advance(session: AsyncSession, desk: Desk, report: Report, now: datetime, who: _Recipients,
                    counts: _Counts) -> None:
+    held_until = None
     if report.unsatisfied_count >= desk.limits.dissatisfaction_alert:
-        await _dissatisfied(session, desk, report, now, who, counts)
+        held_until = await _dissatisfied(session, desk, report, now, who, counts)
     clock = clock_of(report, desk)
     step, next_at = report.reminder_step, None
     if clock is not None:
@@ -471,6 +501,8 @@ async def _advance(session: AsyncSession, desk: Desk, report: Report, now: datet
             step += 1
         else:
             next_at = clock.time_of(step)
+    if held_until is not None:
+        next_at = min(next_at or held_until, held_until)
     await session.execute(
         update(Report).where(Report.id == report.id)
         # Reminders are not changes of the report: its updated_at stays.
@@ -491,7 +523,7 @@ async def _send_step(session: AsyncSession, desk: Desk, report: Report, clock: C
         return
     counts.steps += 1
     if kind is StepKind.OVERDUE:
-        await _record_late(session, report, clock.due_at, now, finished=False)
+        await _record_late(session, report, clock.due_at, now, finished=False, agency_id=report.agency_id)
     audiences: list[tuple[str, list[Chat]]]
     if kind in (StepKind.SHARE, StepKind.DEADLINE):
         audiences = [("holder", await who.holder(session, report))]
@@ -516,14 +548,20 @@ async def _send_step(session: AsyncSession, desk: Desk, report: Report, clock: C
 
 
 async def _dissatisfied(session: AsyncSession, desk: Desk, report: Report, now: datetime, who: _Recipients,
-                        counts: _Counts) -> None:
+                        counts: _Counts) -> datetime | None:
+    """Tell the Provincial Office, once; outside its office hours (unless urgent) only when to try again."""
     threshold = desk.limits.dissatisfaction_alert
+    office_hours = desk.calendar
+    if not report.urgent and not office_hours.is_working_instant(now):
+        told = await session.scalar(select(Reminder.id).where(
+            Reminder.report_id == report.id, Reminder.stage_seq == 0, Reminder.step == threshold))
+        return None if told is not None else office_hours.next_working_instant(now)
     recorded = await insert_ignore(session, Reminder, {
         "report_id": report.id, "stage_seq": 0, "step": threshold, "kind": StepKind.DISSATISFIED, "stage": None,
         "agency_id": report.agency_id, "due_at": None, "planned_at": now, "sent_at": now, "messages": 0,
     }, ["report_id", "stage_seq", "step"])
     if not recorded:
-        return
+        return None
     counts.steps += 1
     params = await _report_params(session, desk, report)
     params.update(unsatisfied=report.unsatisfied_count, reopened=report.reopen_count)
@@ -534,6 +572,7 @@ async def _dissatisfied(session: AsyncSession, desk: Desk, report: Report, now: 
         update(Reminder).where(Reminder.report_id == report.id, Reminder.stage_seq == 0, Reminder.step == threshold)
         .values(messages=written).execution_options(synchronize_session=False)
     )
+    return None
 
 
 async def _deliver(session: AsyncSession, report: Report, audiences: list[tuple[str, list[Chat]]], kind: str,
@@ -606,18 +645,27 @@ async def _set_run_messages(session: AsyncSession, job: str, period: str, messag
                           .values(messages=messages).execution_options(synchronize_session=False))
 
 
+def digest_period(desk: Desk, now: datetime) -> str | None:
+    """The day whose digest may go out at `now` (between the province's opening and closing), or None."""
+    calendar = desk.calendar
+    day = local_day(now, calendar.tz)
+    opening, closing = office_opening(calendar, day), office_closing(calendar, day)
+    if opening is None or closing is None or not opening <= now <= closing:
+        return None
+    return day.isoformat()
+
+
 async def send_digests(session: AsyncSession, desk: Desk, now: datetime) -> int | None:
     """The start-of-day digest to every agency group; None when it is not the time or already done today.
 
     Sent on working days from the province's office opening to its closing,
     once a day (a `scheduled_runs` row written with the messages).
     """
-    calendar = desk.calendar
-    day = local_day(now, calendar.tz)
-    opening, closing = office_opening(calendar, day), office_closing(calendar, day)
-    if opening is None or closing is None or not opening <= now <= closing:
+    period = digest_period(desk, now)
+    if period is None:
         return None
-    period = day.isoformat()
+    calendar = desk.calendar
+    day = date.fromisoformat(period)
     if not await _claim_run(session, DIGEST_JOB, period, now):
         return None
     _, end_of_day = _day_bounds(day, calendar.tz)
@@ -673,16 +721,25 @@ def previous_month(day: date) -> tuple[date, date]:
     return last_month_first, first
 
 
+def monthly_period(desk: Desk, now: datetime) -> str | None:
+    """The month ("2026-11") whose list may go out at `now` (the province's office hours), or None."""
+    calendar = desk.calendar
+    if not calendar.is_working_instant(now):
+        return None
+    start_day, _ = previous_month(local_day(now, calendar.tz))
+    return f"{start_day:%Y-%m}"
+
+
 async def send_monthly_list(session: AsyncSession, desk: Desk, now: datetime) -> int | None:
     """Last month's late stages to the Provincial Office, on the first working day of the month it can.
 
     None when it is outside office hours or the list was already sent.
     """
-    calendar = desk.calendar
-    if not calendar.is_working_instant(now):
+    period = monthly_period(desk, now)
+    if period is None:
         return None
+    calendar = desk.calendar
     start_day, end_day = previous_month(local_day(now, calendar.tz))
-    period = f"{start_day:%Y-%m}"
     if not await _claim_run(session, MONTHLY_JOB, period, now):
         return None
     start, _ = _day_bounds(start_day, calendar.tz)

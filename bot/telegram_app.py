@@ -34,7 +34,7 @@ COMMANDS = (
 )
 
 SENDER_KEY = "sender"
-# The scheduler of timed work (reminders, digests), while it runs.
+# The scheduler (calendar reloads, and the timed work where enabled), while it runs.
 SCHEDULER_KEY = "scheduler"
 # Commits in this process wake the sender at once; the poll is only the
 # fallback, for rows enqueued by other processes (the command line) and rows
@@ -98,8 +98,8 @@ async def _post_init(app: Application, *, settings: Settings, sender_config: Sen
     )
     app.bot_data[SENDER_KEY] = sender
     deps.wake_sender = sender.wake
-    if settings.scheduler_enabled:
-        app.bot_data[SCHEDULER_KEY] = await start_scheduler(deps)
+    # Every process reloads its calendars there; only SCHEDULER_ENABLED ones also do the timed work.
+    app.bot_data[SCHEDULER_KEY] = await start_scheduler(deps)
 
 
 def running_sender(app: Application) -> RunningSender | None:

@@ -8,10 +8,12 @@ database, so nothing is lost with the scheduler's own state):
   monthly       at office opening      last month's late stages to the Provincial Office, once
   calendars     every `tick_seconds`   reload the working calendars if the data changed
 
-The first three are timed work: with several processes on one database only
-the holder of the lease (scheduler/lease.py) does it; the others keep trying
-to take the lease and do it when the holder stops renewing. The calendars
-are reloaded by every process, since every process computes deadlines.
+The first three are timed work, done only where SCHEDULER_ENABLED is true:
+with several processes on one database only the holder of the lease
+(scheduler/lease.py) does it; the others keep trying to take the lease and do
+it when the holder stops renewing. The calendars are reloaded by every
+process, SCHEDULER_ENABLED or not, since every process computes deadlines: a
+process without timed work runs a scheduler with that one job.
 
 Each job is idempotent on its own (reminder rows and runs are unique, outbox
 rows deduplicated), so the lease is about not doing the work twice for
@@ -21,6 +23,8 @@ past its lease) still send nothing twice.
 When a process becomes the holder it catches up at once: today's digest if
 it is office hours and the digest has not gone out yet, last month's list if
 it has not, and every reminder whose time came while nobody held the lease.
+It keeps catching up at every tick until each list is done for its period, so
+a digest whose run failed goes out at the next tick rather than tomorrow.
 """
 from __future__ import annotations
 
@@ -96,6 +100,9 @@ class TimedWork:
         self.lease = lease
         self.calendars = calendars
         self.batch = batch
+        # The period each periodic list was last done (or found done) for by this process:
+        # the catch-up at each tick tries a list again until then, and then leaves it alone.
+        self._done: dict[str, str] = {}
 
     async def lead(self) -> bool:
         """Take or renew the lease; on becoming the holder, catch up on the periodic lists."""
@@ -110,7 +117,11 @@ class TimedWork:
         return True
 
     async def tick(self) -> TickReport:
-        """Every reminder whose time has come, in batches, while this process holds the lease."""
+        """Every reminder whose time has come, in batches, while this process holds the lease.
+
+        Then the periodic lists not yet done for their period: a digest whose
+        run failed (and was rolled back whole) goes out at the next tick.
+        """
         if not await self.lead():
             return TickReport(leader=False)
         reports = steps = messages = 0
@@ -120,7 +131,9 @@ class TimedWork:
             reports, steps, messages = reports + done.reports, steps + done.steps, messages + done.messages
             # Renew between batches: a long backlog must not outlive the lease.
             if done.reports < self.batch or not await self.lease.acquire():
-                return TickReport(True, reports, steps, messages)
+                break
+        await self._periodic()
+        return TickReport(True, reports, steps, messages)
 
     async def digest(self) -> int | None:
         if not await self.lead():
@@ -135,9 +148,22 @@ class TimedWork:
             return await reminders.send_monthly_list(session, self.desk(), self.clock())
 
     async def _periodic(self) -> None:
-        for job in (reminders.send_digests, reminders.send_monthly_list):
-            async with self.sessions.begin() as session:
-                await job(session, self.desk(), self.clock())
+        """Each periodic list that is due now and not yet done for its period; a failure waits for the next try."""
+        jobs = ((reminders.DIGEST_JOB, reminders.digest_period, reminders.send_digests),
+                (reminders.MONTHLY_JOB, reminders.monthly_period, reminders.send_monthly_list))
+        for name, period_of, send in jobs:
+            desk, now = self.desk(), self.clock()
+            period = period_of(desk, now)
+            if period is None or self._done.get(name) == period:
+                continue
+            try:
+                async with self.sessions.begin() as session:
+                    # None: another process, or an earlier run, did it already.
+                    await send(session, desk, now)
+            except Exception:
+                log.exception("periodic job %s for %s failed; it is tried again at the next tick", name, period)
+                continue
+            self._done[name] = period
 
     async def refresh_calendars(self) -> bool:
         if self.calendars is None:
@@ -158,7 +184,9 @@ def opening_times(calendar: WorkingCalendar, today: date | None = None) -> list[
 
 
 class RunningScheduler:
-    def __init__(self, work: TimedWork, config: SchedulerConfig, calendar: WorkingCalendar) -> None:
+    def __init__(self, work: TimedWork, config: SchedulerConfig, calendar: WorkingCalendar, *,
+                 timed_work: bool = True) -> None:
+        """The jobs on `work`; without `timed_work` only the calendars are reloaded (SCHEDULER_ENABLED=false)."""
         self.work = work
         self.config = config
         self._scheduler = AsyncIOScheduler(timezone=calendar.tz, job_defaults={
@@ -169,8 +197,10 @@ class RunningScheduler:
         self._stopping = False
         every = IntervalTrigger(seconds=config.tick_seconds, timezone=UTC)
         now = datetime.now(UTC)
-        self._scheduler.add_job(self._guard("tick", work.tick), every, id="tick", next_run_time=now)
         self._scheduler.add_job(self._guard("calendars", work.refresh_calendars), every, id="calendars")
+        if not timed_work:
+            return
+        self._scheduler.add_job(self._guard("tick", work.tick), every, id="tick", next_run_time=now)
         for index, opening in enumerate(opening_times(calendar)):
             at = CronTrigger(hour=opening.hour, minute=opening.minute, timezone=calendar.tz)
             self._scheduler.add_job(self._guard("digest", work.digest), at, id=f"digest-{index}")
@@ -216,13 +246,17 @@ class RunningScheduler:
 
 
 async def start_scheduler(deps: Deps, config: SchedulerConfig | None = None) -> RunningScheduler:
-    """The bot's scheduler on `deps` (its sessions, calendars and clock), started."""
+    """The bot's scheduler on `deps` (its sessions, calendars and clock), started.
+
+    Every bot process starts one: the calendars are reloaded in each, and the
+    timed work runs only where SCHEDULER_ENABLED is true.
+    """
     settings = deps.settings
     config = config or SchedulerConfig(tick_seconds=settings.scheduler_tick_seconds,
                                        lease_seconds=settings.scheduler_lease_seconds)
     lease = Lease(deps.sessions, LEASE_NAME, timedelta(seconds=config.lease_seconds), deps.now)
     # deps.desk and deps.now are read at each run: tests move the clock, reloads replace calendars.
     work = TimedWork(deps.sessions, lambda: deps.desk, deps.now, lease, calendars=deps.calendars, batch=config.batch)
-    running = RunningScheduler(work, config, deps.calendar)
+    running = RunningScheduler(work, config, deps.calendar, timed_work=settings.scheduler_enabled)
     running.start()
     return running

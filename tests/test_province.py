@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.calendars import weekly_hours_from_json
+from bot.deadlines import province_limits_from_json
 from bot.province import (
     ChangeCounts,
     ProvinceFile,
@@ -273,6 +275,30 @@ def test_calendar_day_cannot_be_off_and_working() -> None:
     assert problems_of(raw) == ("calendar: 2026-11-16 is both an extra day off and an extra working day",)
 
 
+def test_province_office_hours_and_deadlines_are_checked() -> None:
+    raw = demo_raw()
+    raw["office_hours"] = {"mon-fri": ["07:00-11:00", "13:00-17:00"], "sat": ["07:30-11:30"]}
+    raw["deadlines"] = {"receive_hours": 4, "handle_days": 5.5}
+    data = parse(raw)
+    assert data.office_hours is not None and data.office_hours.total(5) == timedelta(hours=4)
+    assert data.deadlines == {"receive_hours": 4.0, "handle_days": 5.5}
+
+    raw["office_hours"] = {"mon-fry": ["07:00-11:00"]}
+    raw["deadlines"] = {"receive_hours": 0, "handle_days": "7", "urgent_handle_hours": True,
+                        "dispatch_hours": 5000, "answer_days": 7}
+    assert problems_of(raw) == (
+        "office_hours: 'mon-fry' is not a weekday or range of weekdays (mon, tue, wed, thu, fri, sat, sun)",
+        "deadlines.receive_hours: must be more than 0 and at most 2000 working hours, got 0",
+        "deadlines.handle_days: must be a number of working days, got '7'",
+        "deadlines.urgent_handle_hours: must be a number of working hours, got True",
+        "deadlines.dispatch_hours: must be more than 0 and at most 2000 working hours, got 5000",
+        "deadlines.answer_days: unknown field (expected one of: clarification_answer_days, dispatch_hours, "
+        "handle_days, receive_hours, urgent_handle_hours)",
+    )
+    raw["office_hours"], raw["deadlines"] = ["07:30-11:30"], [8]
+    assert [p.split(":")[0] for p in problems_of(raw)] == ["office_hours", "deadlines"]
+
+
 def test_unreadable_or_broken_files(tmp_path: Path) -> None:
     with pytest.raises(ProvinceFileError, match="cannot read file"):
         load_province_file(tmp_path / "absent.yaml")
@@ -387,6 +413,16 @@ async def test_province_settings_update(session: AsyncSession) -> None:
     assert province.nearest_km == 1.5 and province.boundary_geojson is None
     assert province.name_en == "Demo Province (fictional, renamed)"
     assert calendar_from_json(province.calendar_json) == ((), ())
+
+    # The province's own office hours and limits are stored with it, and forgotten when the file drops them.
+    raw["office_hours"] = {"mon-fri": ["07:00-11:00", "13:00-17:00"]}
+    raw["deadlines"] = {"dispatch_hours": 2}
+    assert (await import_province(session, parse(raw))).province == ChangeCounts(updated=1)
+    assert weekly_hours_from_json(province.office_hours_json or "") == parse(raw).office_hours
+    assert province_limits_from_json(province.deadlines_json) == {"dispatch_hours": 2.0}
+    del raw["office_hours"], raw["deadlines"]
+    await import_province(session, parse(raw))
+    assert province.office_hours_json is None and province.deadlines_json is None
 
 
 async def test_import_refuses_another_province(session: AsyncSession) -> None:

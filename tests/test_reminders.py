@@ -6,7 +6,7 @@ Asia/Ho_Chi_Minh. The expected instants are worked out by hand in comments.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import yaml
@@ -18,6 +18,7 @@ from bot import reminders, urgency
 from bot.admin_commands import run_admin_command
 from bot.calendars import (
     CalendarCache,
+    set_day,
     weekly_hours_from_json,
     weekly_hours_from_mapping,
     weekly_hours_to_json,
@@ -25,8 +26,9 @@ from bot.calendars import (
 from bot.cards import Verb, callback
 from bot.casework import Desk
 from bot.config import Settings
+from bot.deps import build_deps, stage_limits
 from bot.i18n import translator
-from bot.province import ProvinceFileError, parse_province
+from bot.province import ProvinceFileError, import_province, parse_province
 from bot.reminder_texts import (
     render_digest,
     render_dissatisfied,
@@ -48,6 +50,7 @@ from storage.models import (
     ScheduledRun,
 )
 from storage.models.officials import Role
+from storage.models.reminders import DayKind
 from tests.reminder_world import (
     GROUP,
     TZ,
@@ -130,26 +133,38 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
     alert = render_overdue(sent[4].params, EN).text
     assert report.code in alert and "Hoa Binh" in alert and "screening" in alert
 
-    # Received on Monday 13:30 (late), assigned at 14:00: 7 working days, due Wednesday 9/12 14:00.
+    # Received on Monday 13:30 (late): 4 working hours to assign, due at 17:30; half of it is 15:30.
     await act(sessions, desk, report_id, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 30, 13, 30))
-    await act(sessions, desk, report_id, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 30, 14),
+    report = await clock_of(sessions, report_id)
+    assert (report.stage, report.stage_seq, report.due_at, report.next_reminder_at) == (
+        Stage.DISPATCH, 2, vn(2026, 11, 30, 17, 30), vn(2026, 11, 30, 15, 30))
+    mark = await last_outbox_id(sessions)
+    await tick(sessions, desk, vn(2026, 11, 30, 15, 30))
+    [dispatch] = await reminder_rows(sessions, mark)
+    assert (dispatch.kind, dispatch.chat_id, dispatch.step, dispatch.params["stage"], dispatch.open) == (
+        reminders.STAGE_REMINDER, GROUP, StepKind.SHARE, Stage.DISPATCH, callback(Verb.TIMELINE, report_id, 4))
+    assert "assign" in render_stage_reminder(dispatch.params, EN).text
+
+    # Assigned at 16:00, before the 80 % point (16:42): 7 working days, due Wednesday 9/12 16:00.
+    await act(sessions, desk, report_id, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 30, 16),
               assignee_id=world.handler.official.id)
     report = await clock_of(sessions, report_id)
-    assert (report.stage, report.stage_seq, report.due_at) == (Stage.HANDLE, 3, vn(2026, 12, 9, 14))
-    # 50 %: 28 working hours after Monday 14:00 is Friday 4/12 08:00; 80 % (11.2 h before) Tuesday 8/12 08:48.
-    assert report.next_reminder_at == vn(2026, 12, 4, 8)
+    assert (report.stage, report.stage_seq, report.due_at) == (Stage.HANDLE, 3, vn(2026, 12, 9, 16))
+    # 50 %: 28 working hours after Monday 16:00 is Friday 4/12 10:00; 80 % (11.2 h before) Tuesday 8/12 10:48.
+    assert report.next_reminder_at == vn(2026, 12, 4, 10)
     mark = await last_outbox_id(sessions)
-    await tick(sessions, desk, vn(2026, 12, 4, 8))
+    await tick(sessions, desk, vn(2026, 12, 4, 10))
     await act(sessions, desk, report_id, Action.SUBMIT_RESULT, world.handler.actor, vn(2026, 12, 7, 10),
               result="Đã thu gom.", evidence=[{"kind": "photo", "key": "display/x.jpg"}])
-    await tick(sessions, desk, vn(2026, 12, 8, 8, 48))
-    await act(sessions, desk, report_id, Action.RETURN, world.head.actor, vn(2026, 12, 8, 9), comment="Thiếu ảnh.")
-    await tick(sessions, desk, vn(2026, 12, 9, 14))
-    await act(sessions, desk, report_id, Action.SUBMIT_RESULT, world.handler.actor, vn(2026, 12, 9, 14, 20),
+    await tick(sessions, desk, vn(2026, 12, 8, 10, 48))
+    await act(sessions, desk, report_id, Action.RETURN, world.head.actor, vn(2026, 12, 8, 11), comment="Thiếu ảnh.")
+    # Still with the handler at the deadline, overdue just after it, and a working day later.
+    for at in (vn(2026, 12, 9, 16), vn(2026, 12, 9, 16, 0, 30), vn(2026, 12, 10, 15, 59), vn(2026, 12, 10, 16)):
+        await tick(sessions, desk, at)
+    await act(sessions, desk, report_id, Action.SUBMIT_RESULT, world.handler.actor, vn(2026, 12, 10, 16, 20),
               result="Đã thu gom.", evidence=[{"kind": "photo", "key": "display/y.jpg"}])
-    await tick(sessions, desk, vn(2026, 12, 9, 14, 30))
-    await act(sessions, desk, report_id, Action.APPROVE, world.head.actor, vn(2026, 12, 9, 16))
-    await tick(sessions, desk, vn(2026, 12, 10, 9))
+    await act(sessions, desk, report_id, Action.APPROVE, world.head.actor, vn(2026, 12, 10, 17))
+    await tick(sessions, desk, vn(2026, 12, 11, 9))
     handling = await reminder_rows(sessions, mark)
     work = f"cw:op:{report_id}"
     assert [(s.kind, s.chat_id, s.step, s.params["state"], s.open) for s in handling] == [
@@ -157,17 +172,22 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
         # Waiting for approval: the head holds it.
         (reminders.STAGE_REMINDER, HEAD, StepKind.SHARE, State.PENDING_APPROVAL, callback(Verb.TIMELINE, report_id, 6)),
         (reminders.STAGE_REMINDER, HANDLER, StepKind.DEADLINE, State.ASSIGNED, work),
-        (reminders.OVERDUE_ALERT, HEAD, StepKind.OVERDUE, State.PENDING_APPROVAL, callback(Verb.TIMELINE, report_id, 8)),
-        (reminders.OVERDUE_ALERT, SUPERVISOR, StepKind.OVERDUE, State.PENDING_APPROVAL, None),
+        (reminders.OVERDUE_ALERT, HEAD, StepKind.OVERDUE, State.ASSIGNED, callback(Verb.TIMELINE, report_id, 7)),
+        (reminders.OVERDUE_ALERT, SUPERVISOR, StepKind.OVERDUE, State.ASSIGNED, None),
+        # One working day overdue: the handler, privately, and the head.
+        (reminders.STAGE_REMINDER, HANDLER, StepKind.DAILY, State.ASSIGNED, work),
+        (reminders.STAGE_REMINDER, HEAD, StepKind.DAILY, State.ASSIGNED, callback(Verb.TIMELINE, report_id, 7)),
     ]
+    assert handling[-1].params["days_overdue"] == 1
     assert (await clock_of(sessions, report_id)).next_reminder_at is None
 
-    # A clarification: 7 working days from Thursday 10/12 09:00; half of it is Tuesday 15/12 15:00.
-    await act(sessions, desk, report_id, Action.ASK_CLARIFICATION, citizen, vn(2026, 12, 10, 9), question="Khi nào?")
+    # A clarification: 7 working days from Friday 11/12 09:00; half of it is Wednesday 16/12 15:00.
+    await act(sessions, desk, report_id, Action.ASK_CLARIFICATION, citizen, vn(2026, 12, 11, 9), question="Khi nào?")
     mark = await last_outbox_id(sessions)
-    await tick(sessions, desk, vn(2026, 12, 15, 15))
-    await act(sessions, desk, report_id, Action.ANSWER_CLARIFICATION, world.head.actor, vn(2026, 12, 16, 9),
-              answer="Đã xong ngày 9/12.")
+    await tick(sessions, desk, vn(2026, 12, 16, 14, 59))
+    await tick(sessions, desk, vn(2026, 12, 16, 15))
+    await act(sessions, desk, report_id, Action.ANSWER_CLARIFICATION, world.head.actor, vn(2026, 12, 17, 9),
+              answer="Đã xong ngày 10/12.")
     await tick(sessions, desk, vn(2026, 12, 31, 9))
     [clarify] = await reminder_rows(sessions, mark)
     assert (clarify.chat_id, clarify.params["stage"], clarify.open) == (HANDLER, Stage.CLARIFY, work)
@@ -176,12 +196,13 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
         late = (await session.scalars(select(LateStage).order_by(LateStage.stage_seq))).all()
         steps = (await session.execute(select(Reminder.stage_seq, Reminder.step, Reminder.messages)
                                        .order_by(Reminder.id))).all()
-    assert [(row.stage_seq, row.stage, row.due_at, row.finished_at) for row in late] == [
-        (1, Stage.RECEIVE, vn(2026, 11, 27, 11), vn(2026, 11, 30, 13, 30)),
-        (3, Stage.HANDLE, vn(2026, 12, 9, 14), vn(2026, 12, 9, 16)),
+    assert [(row.stage_seq, row.stage, row.agency_id, row.due_at, row.finished_at) for row in late] == [
+        (1, Stage.RECEIVE, world.agency.id, vn(2026, 11, 27, 11), vn(2026, 11, 30, 13, 30)),
+        (3, Stage.HANDLE, world.agency.id, vn(2026, 12, 9, 16), vn(2026, 12, 10, 17)),
     ]
     assert [tuple(row) for row in steps] == [
-        (1, 0, 1), (1, 1, 1), (1, 2, 1), (1, 3, 2), (1, 4, 2), (3, 0, 1), (3, 1, 1), (3, 2, 1), (3, 3, 2), (4, 0, 1),
+        (1, 0, 1), (1, 1, 1), (1, 2, 1), (1, 3, 2), (1, 4, 2), (2, 0, 1),
+        (3, 0, 1), (3, 1, 1), (3, 2, 1), (3, 3, 2), (3, 4, 2), (4, 0, 1),
     ]
 
 
@@ -327,6 +348,28 @@ async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
     assert (await clock_of(sessions, report_id)).next_reminder_at is not None  # the new dispatch clock runs
 
 
+async def test_the_dissatisfaction_alert_waits_for_office_hours(sessions: async_sessionmaker[AsyncSession]) -> None:
+    world = await build_world(sessions, office_group=True)
+    desk = make_desk()
+    report_id = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
+    async with sessions.begin() as session:
+        report = await session.get(Report, report_id)
+        assert report is not None
+        report.state, report.unsatisfied_count, report.resolved_at, report.due_at = (
+            State.RESOLVED, 4, vn(2026, 11, 25, 9), None)
+        report.next_reminder_at = None
+    # The fifth unsatisfied mark on Wednesday evening: the Provincial Office hears of it on Thursday at opening.
+    await act(sessions, desk, report_id, Action.RATE, Actor.citizen(world.citizen.id), vn(2026, 11, 25, 19),
+              rating=Rating.UNSATISFIED)
+    await tick(sessions, desk, vn(2026, 11, 25, 19, 0, 30))
+    assert await reminder_rows(sessions) == []
+    assert (await clock_of(sessions, report_id)).next_reminder_at == vn(2026, 11, 26, 7, 30)
+    await tick(sessions, desk, vn(2026, 11, 26, 7, 30))
+    [alert] = await reminder_rows(sessions)
+    assert (alert.kind, alert.chat_id) == (reminders.DISSATISFIED_ALERT, "-100900")
+    assert (await clock_of(sessions, report_id)).next_reminder_at is None
+
+
 async def test_the_morning_digest(sessions: async_sessionmaker[AsyncSession]) -> None:
     world = await build_world(sessions)
     desk = make_desk()
@@ -465,6 +508,112 @@ async def test_an_agency_with_its_own_office_hours(sessions: async_sessionmaker[
     assert report.due_at == vn(2026, 11, 30, 9)
     assert report.next_reminder_at == vn(2026, 11, 28, 9)  # half of it: Saturday 09:00
     assert desk.calendar_for(world.office.id) is desk.calendar
+
+
+async def test_the_province_file_sets_office_hours_and_limits_for_a_running_bot(
+        database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`office_hours` and `deadlines` of the province file, re-imported while a bot runs, count for new deadlines."""
+    world = await build_world(sessions)
+    deps = await build_deps(Settings(database_url=database_url))
+    try:
+        # The demo file spells out the regulation's limits.
+        assert deps.desk.limits == stage_limits(deps.settings)
+        raw = yaml.safe_load(DEMO_PROVINCE.read_text(encoding="utf-8"))
+        raw["office_hours"] = {"mon-fri": ["07:00-11:00", "13:00-17:00"]}
+        raw["deadlines"] = {"receive_hours": 4, "handle_days": 2}
+        next(a for a in raw["agencies"] if a["code"] == "XA-01")["office_hours"] = {
+            "mon-fri": ["08:00-12:00", "13:00-17:00"]}
+        async with sessions.begin() as session:
+            await import_province(session, parse_province(raw, base_dir=DEMO_PROVINCE.parent))
+        async with deps.sessions() as session:
+            assert await deps.calendars.refresh(session)
+        desk = deps.desk
+        assert (desk.limits.receive_hours, desk.limits.dispatch_hours, desk.limits.handle_days,
+                desk.limits.reminder_shares) == (4, 4, 2, deps.settings.reminder_shares)
+        # XA-02 follows the province's hours: Wednesday 10:00 + 4 working hours = 11:00, then 13:00-16:00.
+        elsewhere = await submit(sessions, world, desk, vn(2026, 11, 25, 10), where=(22.57, 106.15))
+        assert (await clock_of(sessions, elsewhere)).due_at == vn(2026, 11, 25, 16)
+        # XA-01 keeps its own hours: 10:00-12:00, then 13:00-15:00; half of the 4 hours is done at the lunch break.
+        own = await submit(sessions, world, desk, vn(2026, 11, 25, 10))
+        report = await clock_of(sessions, own)
+        assert (report.due_at, report.next_reminder_at) == (vn(2026, 11, 25, 15), vn(2026, 11, 25, 13))
+        # Handling: 2 working days (of 8 hours) from the assignment, Thursday 09:00 to Monday 09:00.
+        await act(sessions, desk, own, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 26, 8, 30))
+        await act(sessions, desk, own, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 26, 9),
+                  assignee_id=world.handler.official.id)
+        assert (await clock_of(sessions, own)).due_at == vn(2026, 11, 30, 9)
+    finally:
+        await deps.engine.dispose()
+
+
+async def test_a_day_off_announced_later_moves_the_open_deadlines(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Thursday 26/11 becomes a day off on Wednesday at 15:00: each open stage keeps the working time it had left."""
+    world = await build_world(sessions)
+    desk = make_desk()
+    receiving = await submit(sessions, world, desk, vn(2026, 11, 25, 8))  # due Thursday 08:00
+    await tick(sessions, desk, vn(2026, 11, 25, 14))  # its 50 % reminder
+    # Monday 10:00, and Tuesday 24/11 is a holiday: due Wednesday 10:00, already late.
+    overdue = await submit(sessions, world, desk, vn(2026, 11, 23, 10))
+    handling = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
+    await act(sessions, desk, handling, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 25, 8, 10))
+    await act(sessions, desk, handling, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 25, 8, 20),
+              assignee_id=world.handler.official.id)  # 7 working days: Friday 4/12 08:20
+    paused = await submit(sessions, world, desk, vn(2026, 11, 25, 9))
+    await act(sessions, desk, paused, Action.REQUEST_INFO, world.receiver.actor, vn(2026, 11, 25, 10),
+              question="Xin cho biết số nhà.")  # 7 of its 8 hours left
+    before = {report_id: await clock_of(sessions, report_id) for report_id in (receiving, overdue, handling)}
+
+    at = vn(2026, 11, 25, 15)
+    async with sessions.begin() as session:
+        change = await set_day(session, date(2026, 11, 26), DayKind.DAY_OFF, reason="Nghỉ bù", by="test", at=at,
+                               timezone_name=TZ)
+    assert (change.was_working, change.is_working, change.replanned) == (True, False, 2)
+    moved = {report_id: await clock_of(sessions, report_id) for report_id in before}
+    # 3 working hours were left (2.5 on Wednesday, 0.5 on Thursday): now Friday 08:00. Same clock, looked at now.
+    assert (moved[receiving].due_at, moved[receiving].stage_seq, moved[receiving].reminder_step,
+            moved[receiving].next_reminder_at) == (vn(2026, 11, 27, 8), 1, 1, at)
+    assert moved[overdue].due_at == before[overdue].due_at == vn(2026, 11, 25, 10)
+    assert moved[handling].due_at == vn(2026, 12, 7, 8, 20)
+    assert (await clock_of(sessions, paused)).due_at is None
+
+    cache = CalendarCache(TZ)
+    async with sessions() as session:
+        await cache.refresh(session)
+    after = Desk(cache.current.province, desk.limits, TZ, cache.current.by_agency)
+    mark = await last_outbox_id(sessions)
+    await tick(sessions, after, vn(2026, 11, 25, 15, 0, 30))
+    # 80 % of the receiving stage is still Wednesday 16:24; handling's 50 % moves a day, to Tuesday 1/12 14:20.
+    assert (await clock_of(sessions, receiving)).next_reminder_at == vn(2026, 11, 25, 16, 24)
+    assert (await clock_of(sessions, handling)).next_reminder_at == vn(2026, 12, 1, 14, 20)
+    # The paused report resumes with its 7 hours in the new calendar: Wednesday 15:30-17:30, Friday to 14:30.
+    await act(sessions, after, paused, Action.PROVIDE_INFO, Actor.citizen(world.citizen.id), vn(2026, 11, 25, 15, 30),
+              answer="Số 12.")
+    assert (await clock_of(sessions, paused)).due_at == vn(2026, 11, 27, 14, 30)
+    for now in (vn(2026, 11, 25, 16, 24), vn(2026, 11, 27, 7, 45), vn(2026, 11, 27, 8)):
+        await tick(sessions, after, now)
+    sent = [(s.params["report_id"], s.step) for s in await reminder_rows(sessions, mark)]
+    assert [step for report_id, step in sent if report_id == receiving] == [StepKind.SHARE, StepKind.DEADLINE]
+
+
+async def test_a_late_stage_is_blamed_on_the_agency_that_held_it(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Late at XA-01, then transferred to XA-02 before any tick noticed: the monthly list names XA-01."""
+    world = await build_world(sessions)
+    desk = make_desk()
+    report_id = await submit(sessions, world, desk, vn(2026, 11, 25, 8))  # due Thursday 08:00 at XA-01
+    async with sessions() as session:
+        other = await session.scalar(select(Agency).where(Agency.code == "XA-02"))
+        assert other is not None
+    await act(sessions, desk, report_id, Action.TRANSFER, world.receiver.actor, vn(2026, 11, 26, 9),
+              target_agency_id=other.id, reason="Thuộc địa bàn xã khác.")
+    assert (await clock_of(sessions, report_id)).agency_id == other.id
+    async with sessions() as session:
+        [late] = (await session.scalars(select(LateStage))).all()
+    assert (late.agency_id, late.stage, late.due_at, late.finished_at) == (
+        world.agency.id, Stage.RECEIVE, vn(2026, 11, 26, 8), vn(2026, 11, 26, 9))
+    async with sessions.begin() as session:
+        assert await reminders.send_monthly_list(session, desk, vn(2026, 12, 1, 8)) == 1
+    [monthly] = [s for s in await reminder_rows(sessions) if s.kind == reminders.MONTHLY_LATE]
+    assert [agency[0] for agency in monthly.params["by_agency"]] == [world.agency.name_vi]
 
 
 def test_office_hours_in_the_province_file() -> None:

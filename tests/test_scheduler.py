@@ -5,16 +5,19 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders
-from bot.config import ConfigError, load_settings
+from bot import calendars, reminders
+from bot.casework import Desk
+from bot.config import ConfigError, Settings, load_settings
 from bot.deps import stage_limits
+from bot.emulator import BotApiEmulator
+from bot.sandbox import running_bot
 from scheduler.lease import Lease
 from scheduler.runner import (
     LEASE_NAME,
@@ -25,6 +28,7 @@ from scheduler.runner import (
 )
 from storage.db import create_engine, session_factory
 from storage.models import Reminder, Report, ScheduledRun, SchedulerLease
+from storage.models.reminders import DayKind
 from tests.reminder_world import (
     World,
     build_world,
@@ -36,6 +40,12 @@ from tests.reminder_world import (
 
 ROOT = Path(__file__).resolve().parent.parent
 Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    # For the running bot: the timed work off, the calendars reloaded every 0.2 s.
+    return {"scheduler_enabled": False, "scheduler_tick_seconds": 0.2, "scheduler_lease_seconds": 1.0}
 
 
 class FakeClock:
@@ -94,6 +104,51 @@ async def test_a_new_holder_catches_up_on_the_morning(sessions: Sessions) -> Non
         runs = (await session.execute(select(ScheduledRun.job, ScheduledRun.period).order_by(ScheduledRun.job))).all()
     assert [tuple(run) for run in runs] == [("digest", "2026-12-01"), ("late_month", "2026-11")]
     assert opening_times(desk.calendar, vn(2026, 12, 1).date()) == [vn(2026, 12, 1, 7, 30).time()]
+
+
+async def test_a_failed_morning_digest_is_tried_again_at_the_next_tick(sessions: Sessions,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    world = await build_world(sessions)
+    desk = make_desk()
+    await submit(sessions, world, desk, vn(2026, 11, 30, 8))
+    clock = FakeClock(vn(2026, 12, 1, 7))  # before opening: nothing periodic is due yet
+    # A lease long enough to stand for the ticks of the half hour this test skips.
+    work = TimedWork(sessions, lambda: desk, clock, Lease(sessions, LEASE_NAME, timedelta(hours=1), clock))
+    assert (await work.tick()).leader
+
+    send_digests = reminders.send_digests
+
+    async def database_gone_once(session: AsyncSession, desk: Desk, now: datetime) -> int | None:
+        monkeypatch.setattr(reminders, "send_digests", send_digests)
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(reminders, "send_digests", database_gone_once)
+    clock.at = vn(2026, 12, 1, 7, 30)
+    with pytest.raises(ConnectionError):
+        await work.digest()  # the opening's run fails and is rolled back
+    clock.at += timedelta(seconds=30)
+    await work.tick()
+    assert [s.kind for s in await reminder_rows(sessions)].count(reminders.DAILY_DIGEST) == 1
+    async with sessions() as session:
+        assert await session.get(ScheduledRun, ("digest", "2026-12-01")) is not None
+
+
+async def test_a_process_without_timed_work_still_reloads_its_calendars(emu: BotApiEmulator, settings: Settings,
+                                                                       sessions: Sessions) -> None:
+    """SCHEDULER_ENABLED=false: no reminders here, but a day changed elsewhere reaches this process within a tick."""
+    day = date(2030, 3, 6)  # a Wednesday
+    async with running_bot(emu, settings) as bot:
+        assert bot.deps.calendar.is_working_day(day)
+        # Another process (the command line) changes the day.
+        async with sessions.begin() as session:
+            await calendars.set_day(session, day, DayKind.DAY_OFF, reason=None, by="cli", at=datetime.now(UTC),
+                                    timezone_name=settings.timezone)
+
+        async def reloaded() -> bool:
+            return not bot.deps.calendar.is_working_day(day)
+
+        await _until(reloaded)
+    assert await _holder(sessions) is None  # and it never took on the timed work
 
 
 async def _holder(sessions: Sessions) -> str | None:
