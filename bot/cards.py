@@ -155,6 +155,7 @@ async def snapshot(session: AsyncSession, desk: Desk, report: Report, at: dateti
         "latest": await _latest_words(session, report),
         "unsatisfied_count": report.unsatisfied_count,
         "urgent": report.urgent,
+        "emergency_requested": report.emergency_requested,
     }
 
 
@@ -219,6 +220,9 @@ def render_card(params: Mapping[str, Any], _: Translator) -> Rendered:
     ]
     if params.get("urgent"):
         lines.insert(0, _("🚨 URGENT: 4 working hours to handle"))
+    elif params.get("emergency_requested"):
+        # The citizen's word, for the screeners to weigh; "🚨 Mark urgent" decides.
+        lines.insert(0, _("🚨 The citizen says this is an emergency"))
     if params.get("transferred_away"):
         lines.append(_("↪️ Transferred to {agency}", agency=_.pick(params["agency_vi"], params["agency_en"])))
     if params.get("assignee"):

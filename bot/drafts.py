@@ -67,6 +67,9 @@ class DraftContent:
     place_title: str | None = None
     photos: tuple[DraftPhoto, ...] = ()
     identity_public: bool | None = None
+    # The citizen says it is an emergency: a request the screeners see on the
+    # card, not a decision; only the agency marks a report urgent (003 Art. 9.2).
+    emergency: bool = False
     # Set while the citizen changes one part from the summary: the next valid
     # input returns to the summary instead of walking the remaining steps.
     editing: bool = False
@@ -210,6 +213,12 @@ def finish_photos(working: Working) -> Problem | None:
 def set_privacy(working: Working, public: bool) -> None:
     working.content = replace(working.content, identity_public=public)
     _advance(working, Step.PRIVACY)
+
+
+def toggle_emergency(working: Working) -> bool:
+    """From the summary: say it is an emergency, or take that back; whether it now is one."""
+    working.content = replace(working.content, emergency=not working.content.emergency)
+    return working.content.emergency
 
 
 def edit(working: Working, step: Step) -> None:

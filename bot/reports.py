@@ -111,6 +111,8 @@ async def submit(
         agency_id=agency.id,
         route_kind=route.kind,
         identity_public=bool(content.identity_public),
+        # Shown to the screeners; the deadlines stay those of any report until they mark it urgent.
+        emergency_requested=content.emergency,
         state=workflow.State.SUBMITTED,
         version=1,
         submitted_at=now,

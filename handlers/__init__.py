@@ -15,6 +15,7 @@ from telegram.ext import (
 from handlers import (
     alerts,
     answers,
+    calendar_admin,
     cards,
     errors,
     followup,
@@ -55,6 +56,9 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("bindgroup", officials.bindgroup_command, filters=only_private))
     app.add_handler(CommandHandler("officials", officials.officials_command, filters=only_private))
     app.add_handler(CommandHandler("overdue", overdue.overdue_command, filters=only_private))
+    # The platform administrator's extra days off and make-up working days (handlers/calendar_admin.py).
+    app.add_handler(CommandHandler("calendar", calendar_admin.calendar_command, filters=only_private))
+    app.add_handler(CallbackQueryHandler(calendar_admin.on_callback, pattern=r"^cal:"))
     app.add_handler(CommandHandler("bind", officials.bind_command, filters=groups))
     app.add_handler(ChatMemberHandler(officials.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, officials.on_group_migrated))

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot import reports
 from bot.drafts import DraftContent
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.labels import EVENT_LABELS, STATE_LABELS
 from bot.reports import ReportDetail, ReportPage
 from bot.workflow import Action, State
@@ -18,6 +18,7 @@ from handlers import followup
 from handlers.keyboards import inline
 from handlers.report import place_text
 from handlers.scope import deps_of, user_scope
+from storage.models import Report
 
 PER_PAGE = 5
 PAGE = "mr:p:"
@@ -63,6 +64,29 @@ async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text(text, reply_markup=keyboard)
 
 
+# What the citizen waits for in each stage with a running deadline (reports.due_at, which a pause,
+# a resumption, a transfer and urgency move; bot/casework.py).
+DEADLINE_LABELS = {
+    State.SUBMITTED: N_("To be received by: {at}"),
+    State.RECEIVED: N_("To be assigned to an officer by: {at}"),
+    State.ASSIGNED: N_("To be handled by: {at}"),
+    State.PENDING_APPROVAL: N_("To be handled by: {at}"),
+    State.CLARIFYING: N_("Your question to be answered by: {at}"),
+}
+PAUSED = N_("The agency's deadline is paused until you answer its question.")
+
+
+def deadline_text(report: Report, _: Translator, zone) -> str | None:
+    """The deadline of the stage the report is in now, in the reader's language and the province's time."""
+    state = State(report.state)
+    if state is State.NEEDS_INFO:
+        return _(PAUSED)
+    label = DEADLINE_LABELS.get(state)
+    if label is None or report.due_at is None:
+        return None
+    return _(label, at=_.datetime(report.due_at, zone))
+
+
 def detail_text(detail: ReportDetail, _: Translator, zone) -> str:
     r = detail.report
     content = DraftContent(latitude=r.latitude, longitude=r.longitude, address=r.address, place_title=r.place_title)
@@ -73,8 +97,9 @@ def detail_text(detail: ReportDetail, _: Translator, zone) -> str:
         _("Agency: {agency}", agency=_.pick(detail.agency.name_vi, detail.agency.name_en)),
         _("Sent: {at}", at=_.datetime(r.submitted_at, zone)),
     ]
-    if r.state == State.SUBMITTED and r.receive_due_at:
-        lines.append(_("To be received by: {at}", at=_.datetime(r.receive_due_at, zone)))
+    deadline = deadline_text(r, _, zone)
+    if deadline:
+        lines.append(deadline)
     lines.append(_("Place: {place}", place=place_text(content, _, None)))
     lines.append(_("Your name: {identity}", identity=_("public") if r.identity_public else _("private")))
     lines.append("")

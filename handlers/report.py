@@ -21,6 +21,7 @@ RESUME = "dr:resume"
 RESTART = "dr:new"
 CANCEL = "dr:cancel"
 SUBMIT = "dr:submit"
+EMERGENCY = "dr:emergency"
 TOPIC = "tp:"
 COMPLAINT = "tp:?"
 PHOTOS_DONE = "ph:done"
@@ -32,6 +33,10 @@ EDIT = "ed:"
 DESCRIBE_PROMPT = N_(
     "Describe what happened, in your own words: what, when, and who is affected "
     "({min} to {max} characters)."
+)
+EMERGENCY_SAID = N_(
+    "🚨 You say this is an emergency. The agency sees it first and decides whether to handle it "
+    "as urgent. If lives are in danger, call 113 (police), 114 (fire and rescue) or 115 (ambulance) now."
 )
 PLACE_PROMPT = N_(
     "Where is it? Press the button to send your current location, or send another "
@@ -59,12 +64,16 @@ def privacy_keyboard(_: Translator):
     )
 
 
-def summary_keyboard(_: Translator):
+def summary_keyboard(_: Translator, content: DraftContent | None = None):
+    # One toggle, so that a real emergency costs the citizen one press and everyone else nothing.
+    emergency = (_("↩️ It is not an emergency") if content is not None and content.emergency
+                 else _("🚨 It is an emergency"))
     return inline(
         [
             [(_("✏️ Topic"), f"{EDIT}{Step.TOPIC}"), (_("✏️ Description"), f"{EDIT}{Step.DESCRIPTION}")],
             [(_("✏️ Place"), f"{EDIT}{Step.PLACE}"), (_("✏️ Photos"), f"{EDIT}{Step.PHOTOS}")],
             [(_("✏️ Name shown or private"), f"{EDIT}{Step.PRIVACY}")],
+            [(emergency, EMERGENCY)],
             [(_("📨 Submit"), SUBMIT)],
             [(_("✖️ Cancel"), CANCEL)],
         ]
@@ -120,7 +129,7 @@ async def summary_text(session, deps, content: DraftContent, _: Translator) -> s
         place=place_text(content, _, commune),
         photos=len(content.photos),
         identity=identity,
-    )
+    ) + ("\n\n" + _(EMERGENCY_SAID) if content.emergency else "")
 
 
 async def prompt(message: Message, context: ContextTypes.DEFAULT_TYPE, working: Working, _: Translator) -> None:
@@ -175,7 +184,7 @@ async def prompt(message: Message, context: ContextTypes.DEFAULT_TYPE, working: 
     else:
         async with deps.sessions() as session:
             text = await summary_text(session, deps, working.content, _)
-        await message.reply_text(text, reply_markup=summary_keyboard(_))
+        await message.reply_text(text, reply_markup=summary_keyboard(_, working.content))
 
 
 async def _ensure_registered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -249,6 +258,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             drafts.clear_photos(working)
         elif data in (PRIVATE, PUBLIC) and working.step is Step.PRIVACY:
             drafts.set_privacy(working, data == PUBLIC)
+        elif data == EMERGENCY and working.step is Step.CONFIRM:
+            drafts.toggle_emergency(working)
         elif data.startswith(EDIT) and working.step is Step.CONFIRM and data[len(EDIT):] in {str(x) for x in drafts.EDITABLE}:
             drafts.edit(working, Step(data[len(EDIT):]))
         elif data == SUBMIT and working.step is Step.CONFIRM:

@@ -1,23 +1,30 @@
 """The citizen's flow end to end: the real bot, driven through the Bot API emulator."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from bot import cards, casework
+from bot.cards import render_card
 from bot.drafts import DraftContent
 from bot.emulator import BotApiEmulator
 from bot.i18n import translator
 from bot.routing import RouteKind
 from bot.sandbox import Sandbox, province_file, running_bot
-from bot.workflow import State
+from bot.workflow import Action, State
+from handlers import followup
 from handlers.onboarding import privacy_notice
-from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
+from handlers.report import DESCRIBE_PROMPT, EMERGENCY_SAID, PLACE_PROMPT
 from handlers.settings import HELP
 from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
+from storage.models.officials import Role
 from tests import images
 from tests.citizen import IN_WARD, Citizen
+from tests.reminder_world import _person
+from tests.test_officials_flow import Clock
+from tests.test_overdue_flow import a_quiet_wednesday
 from tests.test_routing import EAST_OF_XA_08, FOREST
 
 VI = translator("vi")
@@ -461,3 +468,73 @@ async def test_a_reimported_province_reaches_the_running_bot(sandbox: Sandbox, e
     reports = await _one(sandbox, select(Report).order_by(Report.id))
     agencies = {a.id: a.code for a in await _one(sandbox, select(Agency))}
     assert [agencies[r.agency_id] for r in reports] == ["XA-01", "XA-02"]
+
+
+async def test_the_citizen_sees_the_deadline_after_a_pause_in_their_own_language(
+        emu: BotApiEmulator, settings) -> None:
+    """Asked for more, the citizen answers two days later: /myreports shows the deadline the answer set."""
+    clock = Clock()
+    async with running_bot(emu, settings, clock=clock) as bot:
+        lan = Citizen(emu)
+        await lan.register()
+        now = datetime.now(UTC)
+        clock.offset = a_quiet_wednesday(now) - now  # Wednesday 10:00: to be received by Thursday 10:00
+        code = await lan.full_report([images.jpeg(seed=40)])
+        async with bot.deps.sessions.begin() as session:
+            report = await session.scalar(select(Report).where(Report.code == code))
+            agency = await session.get(Agency, report.agency_id)
+            receiver = await _person(session, "receiver", agency, [Role.RECEIVING_OFFICER])
+            outcome = await casework.act(session, bot.deps.desk, report, Action.REQUEST_INFO, receiver.actor,
+                                         clock(), {"question": "Xin cho biết số nhà."})
+            assert outcome.ok
+        asked = await lan.expect_buttons(VI("✍️ Answer"))
+        clock.offset += timedelta(days=2)  # Friday 10:00: the 8 working hours start again from there
+        await lan.chat.press(asked, VI("✍️ Answer"))
+        await lan.expect(code)
+        await lan.chat.send_text("Trước số nhà 12, ngõ 34.")
+        await lan.expect(VI(followup.INFO_SENT, agency=agency.name_vi, code=code))
+        [report] = await _one(bot, select(Report))
+        assert report.state == State.SUBMITTED and report.due_at - report.receive_due_at >= timedelta(days=2)
+        zone = settings.zone
+
+        async def detail(citizen: Citizen) -> str:
+            await citizen.chat.send_text("/myreports")
+            listing = await citizen.chat.expect(lambda m: any(code in b for b in m.buttons))
+            await citizen.chat.press(listing, next(b for b in listing.buttons if code in b))
+            return (await citizen.expect(code)).content
+
+        seen = await detail(lan)
+        assert VI("To be received by: {at}", at=VI.datetime(report.due_at, zone)) in seen
+        assert VI.datetime(report.receive_due_at, zone) not in seen
+        await lan.chat.send_text("/language")
+        await lan.chat.press(await lan.expect_buttons("🇬🇧 English"), "🇬🇧 English")
+        await lan.expect(EN("Language changed to English."))
+        lan.use_language("en")
+        seen = await detail(lan)
+        # The same instant in the province's time, in English words ("10:00 Monday …", not "10:00 Thứ Hai …").
+        assert EN("To be received by: {at}", at=EN.datetime(report.due_at, zone)) in seen
+        assert EN.datetime(report.due_at, zone) != VI.datetime(report.due_at, zone)
+
+
+async def test_the_citizen_may_say_it_is_an_emergency(sandbox: Sandbox, emu: BotApiEmulator) -> None:
+    """One toggle on the summary: the screeners see the request on the card; the deadlines do not change."""
+    c = Citizen(emu)
+    await c.register()
+    await c.reach_place()
+    await c.locate()
+    summary = await c.keep_private(await c.done_with_photos(await c.send_photos([images.jpeg(seed=41)])))
+    assert VI(EMERGENCY_SAID) not in summary.content
+    await c.chat.press(summary, VI("🚨 It is an emergency"))
+    summary = await c.expect_buttons(VI("↩️ It is not an emergency"))
+    assert VI(EMERGENCY_SAID) in summary.content
+    [draft] = await _one(sandbox, select(Draft))
+    assert draft.data["emergency"] is True
+    await c.submit(summary)
+    [report] = await _one(sandbox, select(Report))
+    assert report.emergency_requested and not report.urgent
+    assert report.due_at == sandbox.deps.desk.calendar.add_hours(report.submitted_at, 8)
+    async with sandbox.deps.sessions() as session:
+        params = await cards.snapshot(session, sandbox.deps.desk, report, report.submitted_at)
+    card = render_card(params, VI)
+    assert card.text.startswith(VI("🚨 The citizen says this is an emergency"))
+    assert VI("🚨 Mark urgent") in [button.text for row in card.buttons for button in row]

@@ -1,4 +1,5 @@
-"""End to end: the running bot's scheduler reminds and escalates, and /overdue lists what is late.
+"""End to end: the running bot's scheduler reminds and escalates, /overdue lists what is late, and the
+platform administrator changes the working calendar with /calendar.
 
 Once the officials are in, the bot's clock is moved to a Wednesday morning a
 week or more ahead (never behind the real clock, which the outbox's own times
@@ -7,7 +8,7 @@ follow), so that office hours hold whatever the hour of the test run.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -21,10 +22,12 @@ from bot.emulator import BotApiEmulator
 from bot.officials import Refusal, RefusalReason, Role
 from bot.routing import Router
 from bot.sandbox import Sandbox, running_bot
+from handlers import calendar_admin
+from handlers.calendar_admin import day_text
 from handlers.officials import refusal_text
 from handlers.overdue import HEADING
 from storage.models import Report, User
-from tests.reminder_world import IN_WARD, VN
+from tests.reminder_world import IN_WARD, VN, vn
 from tests.test_officials_flow import VI, Clock, Person, bind_group, onboard
 
 WAIT = 10.0
@@ -103,3 +106,51 @@ async def test_reminders_reach_people_and_overdue_lists_them(bot: Sandbox, setti
     async with bot.deps.sessions() as session:
         row = await session.scalar(select(Report).where(Report.id == report.id))
         assert row is not None and row.next_reminder_at is not None and row.next_reminder_at > clock()
+
+
+async def test_the_platform_administrator_changes_the_calendar(bot: Sandbox, settings: Settings,
+                                                              emu: BotApiEmulator, clock: Clock, capsys) -> None:
+    admin = await onboard(bot, settings, capsys, emu, "SO-KHCN", Role.PLATFORM_ADMIN, "Vũ Thị Hoa", "Hoa")
+    receiver = await onboard(bot, settings, capsys, emu, "XA-01", Role.RECEIVING_OFFICER, "Nguyễn Văn An", "An")
+    assert (await Person(emu, "Khách").say("/calendar")).content == refusal_text(
+        Refusal(RefusalReason.NOT_AN_OFFICIAL), VI)
+    assert (await receiver.say("/calendar off 06/03/2030")).content == refusal_text(
+        Refusal(RefusalReason.MISSING_ROLE), VI)
+
+    # Tuesday 5/3/2030 10:00: a report to be received by Wednesday 10:00.
+    clock.offset = vn(2030, 3, 5, 10) - datetime.now(UTC)
+    report = await file_report(bot, clock())
+    wednesday, zone = date(2030, 3, 6), bot.deps.settings.zone
+    # The government makes Wednesday a day off: the report keeps its 8 working hours, due on Thursday.
+    said = await admin.say("/calendar off 06/03/2030 Nghỉ bù theo QĐ 12/2030")
+    assert said.content == "\n".join([VI(calendar_admin.NOW_OFF, day=day_text(wednesday, VI, zone)),
+                                      VI(calendar_admin.MOVED, n=1)])
+    assert not bot.deps.calendar.is_working_day(wednesday)
+    assert (await _due(bot, report)) - report.due_at == timedelta(days=1)
+
+    listing = await admin.say("/calendar 2030")
+    assert f"{day_text(wednesday, VI, zone)}: {VI('day off')}, {VI('administrator')}: Nghỉ bù theo QĐ 12/2030" \
+        in listing.content
+    assert f"{day_text(date(2030, 9, 2), VI, zone)}: {VI('day off')}, {VI('public holiday')}" in listing.content
+    # Taken back from the listing's button: the deadline is Wednesday's again.
+    await admin.chat.press(listing, "🗑 06/03/2030")
+    undone = await admin.chat.expect(contains=VI(calendar_admin.MOVED, n=1), timeout=WAIT)
+    assert day_text(wednesday, VI, zone) in undone.content
+    assert await _due(bot, report) == report.due_at
+    assert bot.deps.calendar.is_working_day(wednesday)
+    relisted = await admin.chat.expect(lambda m: m.message_id == listing.message_id, edited=True, timeout=WAIT)
+    assert "🗑 06/03/2030" not in relisted.buttons and "Nghỉ bù" not in relisted.content
+
+    saturday = date(2030, 3, 9)
+    said = await admin.say("/calendar work 2030-03-09")
+    assert said.content.startswith(VI(calendar_admin.NOW_WORKING, day=day_text(saturday, VI, zone)))
+    assert bot.deps.calendar.is_working_day(saturday)
+    assert (await admin.say("/calendar off 31/02/2030")).content == VI(calendar_admin.NOT_A_DATE, text="31/02/2030")
+    assert (await admin.say("/calendar remove 07/03/2030")).content == VI(
+        calendar_admin.NOT_CHANGED, day=day_text(date(2030, 3, 7), VI, zone))
+    assert (await admin.say("/calendar sometime")).content == VI(calendar_admin.USAGE)
+
+
+async def _due(bot: Sandbox, report: Report) -> datetime | None:
+    async with bot.deps.sessions() as session:
+        return await session.scalar(select(Report.due_at).where(Report.id == report.id))
