@@ -45,7 +45,7 @@ class Deps:
     draft_limits: Limits
     photo_limits: PhotoLimits
     # The regulation's limits with the operator's reminder shares; the
-    # province's own limits go on top at each use (`limits`).
+    # province's own limits go on top at each use (`desk`).
     stage_limits: StageLimits = field(default_factory=StageLimits)
     # Replaced by tests and the demo to move time without waiting for it.
     clock: Callable[[], datetime] = system_clock
@@ -66,11 +66,6 @@ class Deps:
     def calendar(self) -> WorkingCalendar:
         """The province's working calendar as it is now."""
         return self.calendars.current.province
-
-    @property
-    def limits(self) -> StageLimits:
-        """The stage limits as they are now: the province file's `deadlines` over the regulation's."""
-        return with_province(self.stage_limits, self.calendars.current.deadlines)
 
     @property
     def desk(self) -> Desk:
