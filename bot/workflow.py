@@ -174,9 +174,10 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.ANSWER_CLARIFICATION, {S.CLARIFYING}, S.RESOLVED, {Role.HANDLING_OFFICER, Role.AGENCY_HEAD},
            Scope.AGENCY, {Need.ANSWER}),
         _t(Action.RATE, {S.RESOLVED, S.CLARIFYING}, S.CLOSED, CITIZEN, Scope.OWN_REPORT, {Need.RATING}),
-        # An unsatisfied citizen may re-open with a reason; re-opening counts as
-        # an unsatisfied mark (Art. 9.3: five of them alert the Provincial Office).
-        _t(Action.REOPEN, {S.RESOLVED, S.CLOSED}, S.RECEIVED, CITIZEN, Scope.OWN_REPORT, {Need.REASON}),
+        # Only a citizen who rated the result unsatisfied may re-open it, with a
+        # reason (Art. 9.3 counts both: five marks alert the Provincial Office).
+        # Rating closes the report, so a re-open always starts from CLOSED.
+        _t(Action.REOPEN, {S.CLOSED}, S.RECEIVED, CITIZEN, Scope.OWN_REPORT, {Need.REASON}),
         _t(Action.CLOSE, {S.RESOLVED}, S.CLOSED, {Party.SYSTEM}, Scope.ANY),
         # 002 Art. 11: an official who leaves the agency hands over; a result
         # still waiting for approval goes with the work.
@@ -343,12 +344,10 @@ def _effects(t: Transition, report: Report, details: dict[str, Any], at: datetim
             return {"rating": details[Need.RATING.value],
                     "unsatisfied_count": report.unsatisfied_count + (1 if unsatisfied else 0)}
         case Action.REOPEN:
-            # A re-open is itself an unsatisfied mark, unless the rating that
-            # preceded it already counted one.
-            counted = report.state == State.CLOSED and report.rating == Rating.UNSATISFIED
+            # The unsatisfied rating that allowed the re-open already counted
+            # its mark; the re-open is counted on its own.
             return {
                 "reopen_count": report.reopen_count + 1,
-                "unsatisfied_count": report.unsatisfied_count + (0 if counted else 1),
                 "assignee_id": None,
                 "resolved_at": None,
                 "rating": None,
@@ -359,8 +358,8 @@ def _effects(t: Transition, report: Report, details: dict[str, Any], at: datetim
 def _too_late(t: Transition, report: Report, at: datetime) -> bool:
     if t.action is Action.ASK_CLARIFICATION:
         return report.resolved_at is None or at > report.resolved_at + CLARIFICATION_WINDOW
-    if t.action is Action.REOPEN and report.state == State.CLOSED:
-        # Only an unsatisfied rating re-opens a closed report.
+    if t.action is Action.REOPEN:
+        # Only an unsatisfied rating re-opens a report, whatever button was pressed.
         return report.rating != Rating.UNSATISFIED
     return False
 

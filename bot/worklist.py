@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.workflow import SCREENERS, State
+from bot.workflow import OPEN_STATES, SCREENERS, State
 from storage.models import CoordinationRequest, Official, Report
 from storage.models.officials import Role
 
@@ -41,17 +41,21 @@ async def queue_for(session: AsyncSession, official: Official, roles: frozenset[
     if Role.HANDLING_OFFICER in roles:
         items += await _reports(session, Task.HANDLE, mine, Report.state == State.ASSIGNED,
                                 Report.assignee_id == official.id, limit=limit)
-        items += await _reports(session, Task.CLARIFY, mine, Report.state == State.CLARIFYING,
-                                Report.assignee_id == official.id, limit=limit)
     if Role.AGENCY_HEAD in roles:
         items += await _reports(session, Task.APPROVE, mine, Report.state == State.PENDING_APPROVAL, limit=limit)
-        if Role.HANDLING_OFFICER not in roles:
-            items += await _reports(session, Task.CLARIFY, mine, Report.state == State.CLARIFYING, limit=limit)
+        # The head answers any of the agency's clarifications (bot/workflow.py),
+        # also while holding the handling officer's role.
+        items += await _reports(session, Task.CLARIFY, mine, Report.state == State.CLARIFYING, limit=limit)
+    elif Role.HANDLING_OFFICER in roles:
+        items += await _reports(session, Task.CLARIFY, mine, Report.state == State.CLARIFYING,
+                                Report.assignee_id == official.id, limit=limit)
     if roles & {*SCREENERS, Role.HANDLING_OFFICER}:
         rows = await session.execute(
             select(CoordinationRequest.id, Report.id, Report.code, Report.due_at)
             .join(Report, Report.id == CoordinationRequest.report_id)
-            .where(CoordinationRequest.to_agency_id == official.agency_id, CoordinationRequest.answered_at.is_(None))
+            .where(CoordinationRequest.to_agency_id == official.agency_id, CoordinationRequest.answered_at.is_(None),
+                   # The workflow takes answers only while the report is open.
+                   Report.state.in_(list(OPEN_STATES)))
             .order_by(CoordinationRequest.asked_at)
             .limit(limit)
         )

@@ -139,8 +139,8 @@ def live_callbacks(report: Report, at: datetime) -> frozenset[str]:
             continue
         if action is Action.RATE:
             live |= {callback(RATE, report.id, rating) for rating in Rating}
-        elif action is not Action.REOPEN or report.state == State.CLOSED:
-            # Re-opening is offered after an unsatisfied rating, not beside the rating buttons.
+        else:
+            # The workflow offers re-opening only after an unsatisfied rating (which closed the report).
             live.add(callback(verb, report.id))
     return frozenset(live)
 
@@ -187,6 +187,9 @@ def refusal_text(report: Report, action: Action, refusal: Refusal, _: Translator
         case Refusal.TOO_LATE if action is Action.ASK_CLARIFICATION and report.resolved_at is not None:
             return _(CLARIFY_TOO_LATE, code=report.code, when=_.datetime(report.resolved_at, zone))
         case Refusal.TOO_LATE if action is Action.REOPEN:
+            return _(REOPEN_ONLY_UNSATISFIED, code=report.code)
+        case Refusal.WRONG_STATE if action is Action.REOPEN and state in (State.RESOLVED, State.CLARIFYING):
+            # An old or crafted re-open press before any rating.
             return _(REOPEN_ONLY_UNSATISFIED, code=report.code)
         case Refusal.WRONG_STATE | Refusal.STALE | Refusal.TOO_LATE:
             if action is Action.RATE and report.rating in {r.value for r in Rating}:

@@ -132,6 +132,19 @@ async def test_result_clarification_and_rating_close_the_report(office: Office) 
     assert result.buttons == [*ratings, VI("❔ Ask for clarification")]
     agency = await agency_vi(office)
 
+    # Re-opening needs an unsatisfied rating first: an old or crafted re-open press is refused,
+    # opens no prompt and changes nothing.
+    before = await office.report(filed.report_id)
+    crafted = await citizen.chat.press_stale(result, followup.callback(followup.REOPEN, filed.report_id))
+    assert (await crafted.answer()).text is None
+    refused = await citizen.expect(edited=False)
+    assert refused.content == VI(followup.REOPEN_ONLY_UNSATISFIED, code=filed.code)
+    after = await office.report(filed.report_id)
+    assert (after.state, after.version, after.reopen_count) == (State.RESOLVED, before.version, 0)
+    async with office.bot.deps.sessions() as session:
+        assert await session.scalar(select(PendingInput)) is None
+    assert citizen.chat.message(result).buttons == result.buttons
+
     prompt = await press(citizen, result, VI("❔ Ask for clarification"))
     assert prompt.content == VI(followup.CLARIFY_PROMPT, agency=agency, code=filed.code)
     await citizen.chat.send_text(CLARIFY)
