@@ -48,13 +48,14 @@ _INVITE_PROBLEMS = {
 _STATUS_PROBLEMS = {
     StatusProblem.ALREADY: "nothing to do, it is already {status}",
     StatusProblem.REVOKED_IS_FINAL: "the account is revoked; a person back in service needs a new invitation",
-    StatusProblem.BAD_HANDOVER: "--handover-to must be another active official of the same agency",
+    StatusProblem.BAD_HANDOVER: "--handover-to must be another active handling officer of the same agency; "
+    "nothing was changed",
 }
 _MOVE_PROBLEMS = {
     MoveProblem.SAME_AGENCY: "the official already works for that agency",
     MoveProblem.AGENCY_INACTIVE: "the agency is not active in the province file",
     MoveProblem.REVOKED: "the account is revoked",
-    MoveProblem.BAD_HANDOVER: "--handover-to must be another active official of the agency being left",
+    MoveProblem.BAD_HANDOVER: "--handover-to must be another active handling officer of the agency being left",
 }
 _INVITATION_REVOKE_PROBLEMS = {
     InvitationRevokeProblem.NOT_FOUND: "no such invitation",
@@ -174,13 +175,12 @@ async def _bot_username(settings: Settings, given: str | None) -> str | None:
     if not settings.telegram_bot_token:
         _fail("give --bot-username, or set TELEGRAM_BOT_TOKEN so the bot's username can be asked from Telegram")
         return None
-    from telegram import Bot
-    from telegram.error import TelegramError
+    # Loaded only for this: the other commands never need Telegram's library.
+    from bot.telegram_identity import IdentityUnavailable, bot_username
 
     try:
-        async with Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url) as bot:
-            return bot.username
-    except TelegramError as exc:
+        return await bot_username(settings.telegram_bot_token, settings.telegram_api_base_url)
+    except IdentityUnavailable as exc:
         _fail(f"could not ask Telegram for the bot's username ({exc}); give --bot-username")
         return None
 
