@@ -73,16 +73,36 @@ def parse_callback(data: str) -> tuple[str, int, int] | None:
     return parts[1], int(parts[2]), int(parts[3])
 
 
-def _dedupe_key(report_id: int, agency_id: int) -> str:
-    return f"card:{report_id}:{agency_id}"
+def _dedupe_key(report_id: int, agency_id: int, chat_id: str | None = None) -> str:
+    """The first card of a report in an agency; a card in a later group of the agency names that chat."""
+    key = f"card:{report_id}:{agency_id}"
+    return key if chat_id is None else f"{key}:{chat_id}"
 
 
 async def _group_chat(session: AsyncSession, agency_id: int) -> str | None:
     return await session.scalar(select(GroupBinding.chat_id).where(GroupBinding.agency_id == agency_id))
 
 
-async def _first_card(session: AsyncSession, report_id: int, agency_id: int) -> OutboxMessage | None:
-    return await session.scalar(
+async def _card_in(session: AsyncSession, report_id: int, agency_id: int, chat_id: str) -> OutboxMessage | None:
+    """The report's card in this chat of the agency, if one was posted there.
+
+    The agency's first card keeps the plain key; when the group's chat changes
+    (a group upgraded to a supergroup gets a new id, or the agency binds another
+    group), the card posted in the new chat carries a key naming it, and every
+    later step edits that one.
+    """
+    rows = (await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(
+            [_dedupe_key(report_id, agency_id), _dedupe_key(report_id, agency_id, chat_id)]))
+    )).all()
+    return next((row for row in rows if row.chat_id == chat_id), None)
+
+
+async def _latest_card(session: AsyncSession, report_id: int, agency_id: int) -> OutboxMessage | None:
+    """The report's card in the agency's current group, else its first card there."""
+    chat_id = await _group_chat(session, agency_id)
+    current = await _card_in(session, report_id, agency_id, chat_id) if chat_id is not None else None
+    return current or await session.scalar(
         select(OutboxMessage).where(OutboxMessage.dedupe_key == _dedupe_key(report_id, agency_id))
     )
 
@@ -91,30 +111,32 @@ async def refresh(session: AsyncSession, desk: Desk, report: Report, at: datetim
     """Post the report's card to its agency's group, or edit the card already there."""
     chat_id = await _group_chat(session, report.agency_id)
     if chat_id is None:
-        # An agency without a bound group works from /queue.
+        # An agency without a bound group works from /queue (bot/notices.py tells it of transfers).
         return
     params = await snapshot(session, desk, report, at)
-    first = await _first_card(session, report.id, report.agency_id)
-    if first is None or first.chat_id != chat_id:
-        photos = (await session.scalars(
-            select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
-        )).all()
-        key = _dedupe_key(report.id, report.agency_id) if first is None else None
-        await outbox.enqueue(session, chat_id=chat_id, kind=KIND, params={**params, "photo_keys": list(photos)},
-                             dedupe_key=key)
+    card = await _card_in(session, report.id, report.agency_id, chat_id)
+    if card is not None:
+        await outbox.enqueue(session, chat_id=chat_id, kind=KIND, params=params, edit_of_id=card.id)
         return
-    await outbox.enqueue(session, chat_id=chat_id, kind=KIND, params=params, edit_of_id=first.id)
+    photos = (await session.scalars(
+        select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
+    )).all()
+    first = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == _dedupe_key(report.id, report.agency_id)))
+    key = _dedupe_key(report.id, report.agency_id, None if first is None else chat_id)
+    await outbox.enqueue(session, chat_id=chat_id, kind=KIND, params={**params, "photo_keys": list(photos)},
+                         dedupe_key=key)
 
 
 async def show_transferred(session: AsyncSession, desk: Desk, report: Report, old_agency_id: int,
                            at: datetime) -> None:
     """The old agency's card says where the report went and loses its buttons."""
-    first = await _first_card(session, report.id, old_agency_id)
-    if first is None:
+    card = await _latest_card(session, report.id, old_agency_id)
+    if card is None:
         return
     params = await snapshot(session, desk, report, at)
-    await outbox.enqueue(session, chat_id=first.chat_id, kind=KIND,
-                         params={**params, "transferred_away": True}, edit_of_id=first.id)
+    await outbox.enqueue(session, chat_id=card.chat_id, kind=KIND,
+                         params={**params, "transferred_away": True}, edit_of_id=card.id)
 
 
 async def snapshot(session: AsyncSession, desk: Desk, report: Report, at: datetime) -> dict[str, Any]:

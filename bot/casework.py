@@ -21,11 +21,13 @@ from bot.calendar import WorkingCalendar
 from bot.deadlines import StageLimits
 from bot.i18n import nfc
 from bot.officials import roles_of
+from bot.province import RejectReason, reject_reasons_from_json
 from bot.workflow import Action, Actor, Need, Outcome, Refusal, State
 from storage.models import (
     Agency,
     CoordinationRequest,
     Official,
+    Province,
     Report,
     ReportEvent,
     User,
@@ -159,6 +161,7 @@ async def _follow_up(session: AsyncSession, desk: Desk, report: Report, event: R
         await cards.refresh(session, desk, report, at)
     if action is Action.TRANSFER:
         await cards.show_transferred(session, desk, report, before.agency_id, at)
+        await notices.tell_transferred_in(session, desk, report, event)
     citizen = await session.get(User, report.citizen_id)
     assert citizen is not None
     if action in notices.FOR_CITIZEN:
@@ -169,7 +172,9 @@ async def _follow_up(session: AsyncSession, desk: Desk, report: Report, event: R
         None, report.assignee_id,
     ):
         await notices.tell_unassigned(session, report, before.assignee_id, event)
-    if action is Action.ASK_CLARIFICATION and report.assignee_id:
+    if action is Action.ASK_CLARIFICATION:
+        # The officer who handled it answers; one who is gone from the agency
+        # hears nothing, and the agency is asked instead (bot/notices.py).
         await notices.tell_assignee(session, desk, report, report.assignee_id, event)
 
 
@@ -259,7 +264,10 @@ async def hand_over(
 ) -> int:
     """Give an official's open assignments to a colleague, or back to the agency's queue.
 
-    One timeline event per report. Returns how many were handed over.
+    One timeline event per report. Returns how many were handed over. A report
+    the colleague cannot take (the workflow assigns only active handling
+    officers of its agency) goes back to the queue: it never stays with an
+    official who is leaving.
     """
     reports = (await session.scalars(
         select(Report)
@@ -269,11 +277,12 @@ async def hand_over(
     )).all()
     moved = 0
     for report in reports:
+        outcome = None
         if to_official_id is not None:
             outcome = await act(session, desk, report, Action.HANDOVER, Actor.system(), at,
                                 {Need.ASSIGNEE.value: to_official_id, Need.REASON.value: reason,
                                  "from_official_id": official_id})
-        else:
+        if outcome is None or not outcome.ok:
             outcome = await act(session, desk, report, Action.UNASSIGN, Actor.system(), at,
                                 {Need.REASON.value: reason, "from_official_id": official_id})
         moved += int(outcome.ok)
@@ -302,6 +311,19 @@ async def other_agencies(session: AsyncSession, agency_id: int) -> list[Agency]:
         select(Agency).where(Agency.active.is_(True), Agency.id != agency_id).order_by(Agency.kind, Agency.name_vi)
     )
     return list(rows.all())
+
+
+async def own_reject_reasons(session: AsyncSession, agency_id: int) -> dict[str, RejectReason]:
+    """The province's and then the agency's own reasons for rejecting, from the province file.
+
+    Keyed "p<index>" and "a<index>": short enough for a button's callback data
+    (Telegram allows 64 bytes), where the text itself would not fit.
+    """
+    province = await session.scalar(select(Province.reject_reasons_json).limit(1))
+    agency = await session.scalar(select(Agency.reject_reasons_json).where(Agency.id == agency_id))
+    reasons = {f"p{i}": reason for i, reason in enumerate(reject_reasons_from_json(province))}
+    reasons.update({f"a{i}": reason for i, reason in enumerate(reject_reasons_from_json(agency))})
+    return reasons
 
 
 async def latest_of(session: AsyncSession, report_id: int, kinds: Iterable[Action]) -> ReportEvent | None:

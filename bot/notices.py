@@ -3,7 +3,9 @@
 The citizen hears of every step that concerns them (003 Art. 10-11): received,
 rejected with the reason, asked for more, transferred, being handled, the
 result with its evidence, a clarification. Officials hear of work given to or
-taken from them, and agencies of coordination requests. Each function enqueues
+taken from them, while they are active in the report's agency (else the agency
+hears instead), and agencies of coordination requests and of reports
+transferred to them. Each function enqueues
 in the caller's transaction; the renderers below make the text at send time in
 the recipient's language.
 """
@@ -40,8 +42,14 @@ if TYPE_CHECKING:
 
 CITIZEN_STEP = "citizen.step"
 OFFICIAL_TASK = "official.task"
+# A task for a handling officer who is no longer active in the report's agency goes to the agency instead.
+AGENCY_TASK = "agency.task"
 OFFICIAL_UNTASK = "official.untask"
 AGENCY_COORDINATION = "agency.coordination"
+# A report transferred to an agency with no group chat: its screeners hear of it privately.
+AGENCY_TRANSFERRED = "agency.transferred"
+# The agency bound another group; the one it replaced is told.
+GROUP_REPLACED = "agency.group_replaced"
 COORDINATION_ANSWER = "official.coordination_answer"
 
 # Callback prefixes of the buttons these messages carry (handled in handlers/).
@@ -90,13 +98,21 @@ async def tell_citizen(session: AsyncSession, desk: Desk, report: Report, citize
                          dedupe_key=f"step:{event.id}")
 
 
-async def tell_assignee(session: AsyncSession, desk: Desk, report: Report, official_id: int,
+async def reachable(session: AsyncSession, official_id: int | None, agency_id: int) -> User | None:
+    """The account of an official who may still hear about a report of `agency_id`, if they may.
+
+    Nothing of a report reaches an official who is suspended, revoked or has
+    moved to another agency: a suspended account's chat may be in the wrong
+    hands, and a moved official no longer answers for the agency's reports.
+    """
+    official = await session.get(Official, official_id) if official_id is not None else None
+    if official is None or official.status != OfficialStatus.ACTIVE or official.agency_id != agency_id:
+        return None
+    return await session.get(User, official.user_id)
+
+
+async def tell_assignee(session: AsyncSession, desk: Desk, report: Report, official_id: int | None,
                         event: ReportEvent) -> None:
-    official = await session.get(Official, official_id)
-    if official is None:
-        return
-    user = await session.get(User, official.user_id)
-    assert user is not None
     params = {
         "report_id": report.id, "code": report.code, "action": event.kind, "tz": desk.timezone,
         "due_at": _when(report.due_at), **await _names(session, report),
@@ -104,6 +120,16 @@ async def tell_assignee(session: AsyncSession, desk: Desk, report: Report, offic
         or event.details.get(Need.REASON.value),
         "description": report.description[:500],
     }
+    user = await reachable(session, official_id, report.agency_id)
+    if user is None:
+        # The workflow only assigns active officials of the agency; what reaches a
+        # past assignee later (a citizen's question, a returned result) goes to the agency.
+        if Action(event.kind) in _AGENCY_TASK_TEXTS:
+            for chat_id, user_id in await _agency_chats(session, report.agency_id):
+                await outbox.enqueue(session, chat_id=chat_id, kind=AGENCY_TASK, params=params,
+                                     recipient_user_id=user_id, priority=Priority.NORMAL,
+                                     dedupe_key=f"agencytask:{event.id}:{chat_id}")
+        return
     await outbox.enqueue(session, chat_id=user.chat_id, kind=OFFICIAL_TASK, params=params,
                          recipient_user_id=user.id, priority=Priority.NORMAL, dedupe_key=f"task:{event.id}")
 
@@ -136,6 +162,30 @@ async def _agency_chats(session: AsyncSession, agency_id: int) -> list[tuple[str
     return [(chat, user_id) for chat, user_id in rows.all()]
 
 
+async def tell_transferred_in(session: AsyncSession, desk: Desk, report: Report, event: ReportEvent) -> None:
+    """The agency a report was transferred to screens it anew; without a group (no card) it is told privately."""
+    chats = await _agency_chats(session, report.agency_id)
+    if any(user_id is None for _chat, user_id in chats):
+        # Its group has the card (bot/cards.py).
+        return
+    source = await session.get(Agency, event.details.get("from_agency_id"))
+    params = {
+        "report_id": report.id, "code": report.code, "tz": desk.timezone, "due_at": _when(report.due_at),
+        "reason": event.details.get(Need.REASON.value) or "", "description": report.description[:500],
+        "from_vi": source.name_vi if source else "", "from_en": source.name_en if source else "",
+        **await _names(session, report),
+    }
+    for chat_id, user_id in chats:
+        await outbox.enqueue(session, chat_id=chat_id, kind=AGENCY_TRANSFERRED, params=params,
+                             recipient_user_id=user_id, priority=Priority.NORMAL,
+                             dedupe_key=f"transferred:{event.id}:{chat_id}")
+
+
+async def tell_replaced_group(session: AsyncSession, chat_id: str, agency: Agency) -> None:
+    await outbox.enqueue(session, chat_id=chat_id, kind=GROUP_REPLACED,
+                         params={"agency_vi": agency.name_vi, "agency_en": agency.name_en})
+
+
 async def ask_agency(session: AsyncSession, desk: Desk, report: Report, request: CoordinationRequest) -> None:
     asker = await session.get(Official, request.asked_by_official_id)
     assert asker is not None
@@ -153,17 +203,23 @@ async def tell_coordination_answer(session: AsyncSession, desk: Desk, report: Re
                                    request: CoordinationRequest) -> None:
     to_agency = await session.get(Agency, request.to_agency_id)
     assert to_agency is not None
-    # The handler who works on it now, else the official who asked.
-    recipient_id = report.assignee_id or request.asked_by_official_id
-    official = await session.get(Official, recipient_id)
-    if official is None:
-        return
-    user = await session.get(User, official.user_id)
-    assert user is not None
-    await outbox.enqueue(session, chat_id=user.chat_id, kind=COORDINATION_ANSWER, params={
+    params = {
         "report_id": report.id, "code": report.code, "answer": request.answer or "",
         "from_vi": to_agency.name_vi, "from_en": to_agency.name_en,
-    }, recipient_user_id=user.id, priority=Priority.NORMAL, dedupe_key=f"coordans:{request.id}")
+    }
+    # The handler who works on it now, else the official who asked, else (both
+    # gone from the agency) the agency itself.
+    for official_id in (report.assignee_id, request.asked_by_official_id):
+        user = await reachable(session, official_id, report.agency_id)
+        if user is not None:
+            await outbox.enqueue(session, chat_id=user.chat_id, kind=COORDINATION_ANSWER, params=params,
+                                 recipient_user_id=user.id, priority=Priority.NORMAL,
+                                 dedupe_key=f"coordans:{request.id}")
+            return
+    for chat_id, user_id in await _agency_chats(session, report.agency_id):
+        await outbox.enqueue(session, chat_id=chat_id, kind=COORDINATION_ANSWER, params=params,
+                             recipient_user_id=user_id, priority=Priority.NORMAL,
+                             dedupe_key=f"coordans:{request.id}:{chat_id}")
 
 
 # --- renderers -------------------------------------------------------------------------------
@@ -236,9 +292,44 @@ def render_task(params: Mapping[str, Any], _: Translator) -> Rendered:
     return Rendered(text, buttons=((open_button,),))
 
 
+_AGENCY_TASK_TEXTS = {
+    Action.ASK_CLARIFICATION: N_("❔ The citizen asks for clarification of the result of report {code}:\n{text}\n\n"
+                                 "Its handling officer is no longer available: the head answers from the card."),
+    Action.RETURN: N_("↩️ The result of report {code} was returned for rework, but its handling officer is no "
+                      "longer available: reassign it from the card.\n{text}"),
+}
+
+
+@RENDERERS.renderer(AGENCY_TASK)
+def render_agency_task(params: Mapping[str, Any], _: Translator) -> Rendered:
+    text = _(_AGENCY_TASK_TEXTS[Action(params["action"])], code=params["code"], text=params.get("text") or "")
+    text += "\n\n" + params["description"]
+    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
+    return Rendered(text, buttons=((open_button,),))
+
+
 @RENDERERS.renderer(OFFICIAL_UNTASK)
 def render_untask(params: Mapping[str, Any], _: Translator) -> Rendered:
     return Rendered(_("Report {code} is no longer assigned to you.", code=params["code"]))
+
+
+@RENDERERS.renderer(AGENCY_TRANSFERRED)
+def render_transferred(params: Mapping[str, Any], _: Translator) -> Rendered:
+    due = (_.datetime(datetime.fromisoformat(params["due_at"]), ZoneInfo(params["tz"]))
+           if params.get("due_at") else "—")
+    text = _("↪️ Report {code} ({topic}) was transferred to your agency by {source}, to be screened by {due}.\n"
+             "Reason: {reason}\n\n{description}",
+             code=params["code"], topic=_.pick(params["topic_vi"], params["topic_en"]),
+             source=_.pick(params["from_vi"], params["from_en"]), due=due, reason=params["reason"],
+             description=params["description"])
+    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
+    return Rendered(text, buttons=((open_button,),))
+
+
+@RENDERERS.renderer(GROUP_REPLACED)
+def render_group_replaced(params: Mapping[str, Any], _: Translator) -> Rendered:
+    return Rendered(_("This group is no longer the group chat of {agency}: another group has taken over.",
+                      agency=_.pick(params["agency_vi"], params["agency_en"])))
 
 
 @RENDERERS.renderer(AGENCY_COORDINATION)

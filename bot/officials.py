@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import notices
 from bot.citizens import NAME_MAX, NAME_MIN, NameProblem, parse_vietnamese_phone
 from bot.i18n import N_, nfc
 from storage.models import (
@@ -619,11 +620,26 @@ async def redeem_invitation(session: AsyncSession, payload: str, user: User, at:
 # --- suspension, revocation, reinstatement ------------------------------------------------------
 
 
+class HandoverReason(enum.StrEnum):
+    """Why an official's open work was handed over; kept on the timeline events."""
+
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    MOVED = "moved"
+
+
+HANDOVER_REASON_LABELS: dict[HandoverReason, str] = {
+    HandoverReason.SUSPENDED: N_("the official's account was suspended"),
+    HandoverReason.REVOKED: N_("the official left the service"),
+    HandoverReason.MOVED: N_("the official moved to another agency"),
+}
+
+
 class StatusProblem(enum.StrEnum):
     ALREADY = "already"
     # Revocation is final: a person back in service gets a new invitation.
     REVOKED_IS_FINAL = "revoked_is_final"
-    # The colleague named to take over is not an active official of the same agency.
+    # The colleague named to take over is not an active handling officer of the same agency.
     BAD_HANDOVER = "bad_handover"
 
 
@@ -677,11 +693,11 @@ async def suspend(
         return StatusProblem.ALREADY
     if official.status == OfficialStatus.REVOKED:
         return StatusProblem.REVOKED_IS_FINAL
-    if _bad_handover(official, handover_to):
+    if await _bad_handover(session, official, handover_to):
         return StatusProblem.BAD_HANDOVER
     _set_status(official, OfficialStatus.SUSPENDED, at, reason)
     invitations, codes = await _withdraw_issued(session, official, at)
-    handed = await reassign_open_work(session, desk, official, handover_to, at, "suspended")
+    handed = await reassign_open_work(session, desk, official, handover_to, at, HandoverReason.SUSPENDED)
     audit(session, AuditAction.SUSPEND, OK, actor, at=at, subject_official_id=official.id,
           agency_id=official.agency_id, reason=reason, withdrawn_invitations=invitations, withdrawn_codes=codes,
           handed_over=handed, handover_to=handover_to.id if handover_to else None)
@@ -695,11 +711,11 @@ async def revoke(
     """The person left the service (001 Art. 13.1.đ): the account loses every role for good."""
     if official.status == OfficialStatus.REVOKED:
         return StatusProblem.ALREADY
-    if _bad_handover(official, handover_to):
+    if await _bad_handover(session, official, handover_to):
         return StatusProblem.BAD_HANDOVER
     # Revoked first, so the handover does not message an account that is leaving.
     _set_status(official, OfficialStatus.REVOKED, at, reason)
-    handed = await reassign_open_work(session, desk, official, handover_to, at, "revoked")
+    handed = await reassign_open_work(session, desk, official, handover_to, at, HandoverReason.REVOKED)
     roles = await roles_of(session, official.id)
     await session.execute(delete(OfficialRole).where(OfficialRole.official_id == official.id))
     invitations, codes = await _withdraw_issued(session, official, at)
@@ -731,7 +747,7 @@ class MoveProblem(enum.StrEnum):
     SAME_AGENCY = "same_agency"
     AGENCY_INACTIVE = "agency_inactive"
     REVOKED = "revoked"
-    # The colleague taking over must be an active official of the old agency, not the mover.
+    # The colleague taking over must be an active handling officer of the old agency, not the mover.
     BAD_HANDOVER = "bad_handover"
 
 
@@ -750,7 +766,8 @@ class Moved:
 
 
 async def reassign_open_work(
-    session: AsyncSession, desk: Desk, official: Official, handover_to: Official | None, at: datetime, reason: str
+    session: AsyncSession, desk: Desk, official: Official, handover_to: Official | None, at: datetime,
+    reason: HandoverReason,
 ) -> int:
     """Hand an official's open assignments to a colleague, or back to the agency's queue (002 Art. 11).
 
@@ -761,13 +778,18 @@ async def reassign_open_work(
     return await hand_over(session, desk, official.id, handover_to.id if handover_to else None, at, reason)
 
 
-def _bad_handover(official: Official, handover_to: Official | None) -> bool:
-    """The colleague taking over must be another active official of the same agency."""
-    return handover_to is not None and (
-        handover_to.id == official.id
-        or handover_to.agency_id != official.agency_id
-        or handover_to.status != OfficialStatus.ACTIVE
-    )
+async def _bad_handover(session: AsyncSession, official: Official, handover_to: Official | None) -> bool:
+    """The colleague taking over must be another active handling officer of the same agency.
+
+    Anyone else could not be given the reports (bot/workflow.py assigns only
+    handling officers), so the work would stay with the official who is leaving.
+    """
+    if handover_to is None:
+        return False
+    if (handover_to.id == official.id or handover_to.agency_id != official.agency_id
+            or handover_to.status != OfficialStatus.ACTIVE):
+        return True
+    return Role.HANDLING_OFFICER not in await roles_of(session, handover_to.id)
 
 
 async def move_official(
@@ -788,7 +810,7 @@ async def move_official(
         problem = MoveProblem.SAME_AGENCY
     elif not to_agency.active:
         problem = MoveProblem.AGENCY_INACTIVE
-    elif _bad_handover(official, handover_to):
+    elif await _bad_handover(session, official, handover_to):
         problem = MoveProblem.BAD_HANDOVER
     if problem is not None:
         audit(session, AuditAction.MOVE, problem, actor, at=at, subject_official_id=official.id,
@@ -802,7 +824,7 @@ async def move_official(
         await session.execute(
             delete(OfficialRole).where(OfficialRole.official_id == official.id, OfficialRole.role.in_(ended))
         )
-    reassigned = await reassign_open_work(session, desk, official, handover_to, at, "moved")
+    reassigned = await reassign_open_work(session, desk, official, handover_to, at, HandoverReason.MOVED)
     official.agency_id = to_agency.id
     moved = tuple(role for role in ordered if role not in ended)
     audit(session, AuditAction.MOVE, OK, actor, at=at, subject_official_id=official.id, agency_id=to_agency.id,
@@ -948,6 +970,7 @@ async def bind_group(
         await session.flush()
         audit(session, AuditAction.UNBIND_GROUP, OK, actor, at=at, chat_id=replaced_chat_id, agency_id=agency.id,
               reason="replaced", by_chat_id=chat)
+        await notices.tell_replaced_group(session, replaced_chat_id, agency)
     binding = GroupBinding(
         platform=platform, chat_id=chat, agency_id=agency.id, title=nfc(title)[:256],
         bound_by_official_id=official.id, bound_at=at,

@@ -56,9 +56,15 @@ PROVINCE_FIELDS = frozenset(
     {
         "code", "name_vi", "name_en", "default_agency", "boundary",
         "nearest_km", "calendar", "agencies", "topics", "office_hours", "deadlines",
+        "reject_reasons",
     }
 )
-AGENCY_FIELDS = frozenset({"code", "kind", "name_vi", "name_en", "boundary", "office_hours"})
+AGENCY_FIELDS = frozenset({"code", "kind", "name_vi", "name_en", "boundary", "office_hours", "reject_reasons"})
+REJECT_REASON_FIELDS = frozenset({"vi", "en"})
+# The rejection picker shows these beside the standard reasons; a long list is no longer a choice.
+MAX_REJECT_REASONS = 10
+# What the citizen reads; a button shows its start.
+REJECT_REASON_MAX = 500
 TOPIC_FIELDS = frozenset({"code", "name_vi", "name_en", "route_to", "department"})
 CALENDAR_FIELDS = frozenset({"extra_days_off", "extra_working_days"})
 
@@ -96,6 +102,16 @@ class AgencySpec:
     boundary: BaseGeometry | None = None
     # Office hours of its own, when they differ from the province's.
     office_hours: WeeklyHours | None = None
+    # Its own reasons for rejecting a report, offered after the province's.
+    reject_reasons: tuple[RejectReason, ...] = ()
+
+
+@dataclass(frozen=True)
+class RejectReason:
+    """A reason for rejecting a report (003 Art. 8), kept ready in both languages."""
+
+    vi: str
+    en: str
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,8 @@ class ProvinceFile:
     office_hours: WeeklyHours | None = None
     # Stage limits the province sets itself (bot/deadlines.py PROVINCE_LIMITS); the rest are the regulation's.
     deadlines: Mapping[str, float] = field(default_factory=dict)
+    # Reasons for rejecting a report that every agency is offered beside the standard ones.
+    reject_reasons: tuple[RejectReason, ...] = ()
     # Where the file was read from; not part of the data.
     source: Path | None = field(default=None, compare=False)
 
@@ -203,6 +221,17 @@ def calendar_from_json(text: str | None) -> tuple[tuple[date, ...], tuple[date, 
     )
 
 
+def reject_reasons_to_json(reasons: Sequence[RejectReason]) -> str | None:
+    return json.dumps([{"vi": r.vi, "en": r.en} for r in reasons], ensure_ascii=False) if reasons else None
+
+
+def reject_reasons_from_json(text: str | None) -> tuple[RejectReason, ...]:
+    """The reasons stored in `Province.reject_reasons_json` or `Agency.reject_reasons_json`."""
+    if not text:
+        return ()
+    return tuple(RejectReason(item["vi"], item["en"]) for item in json.loads(text))
+
+
 # --- reading ------------------------------------------------------------------
 
 
@@ -262,6 +291,7 @@ def parse_province(raw: Any, *, base_dir: Path, source: Path | None = None) -> P
     days_off, working_days = _calendar(raw.get("calendar"), problems)
     office_hours = _office_hours(raw.get("office_hours"), "office_hours", problems)
     deadlines = _deadlines(raw.get("deadlines"), problems)
+    reject_reasons = _reject_reasons(raw.get("reject_reasons"), "reject_reasons", problems)
     agencies, agency_kinds = _agencies(raw, base_dir, problems)
     topics = _topics(raw, problems)
 
@@ -284,6 +314,7 @@ def parse_province(raw: Any, *, base_dir: Path, source: Path | None = None) -> P
         extra_working_days=working_days,
         office_hours=office_hours,
         deadlines=deadlines,
+        reject_reasons=reject_reasons,
         source=source,
     )
 
@@ -470,13 +501,14 @@ def _agencies(
         name_en = _name(item, "name_en", where, problems)
         boundary = _optional_boundary(item, where, base_dir, problems)
         office_hours = _office_hours(item.get("office_hours"), _join(where, "office_hours"), problems)
+        reasons = _reject_reasons(item.get("reject_reasons"), _join(where, "reject_reasons"), problems)
         if code is not None:
             kinds.setdefault(code, kind)
         if boundary is not None and kind is not None and kind is not AgencyKind.COMMUNE:
             problems.add(_join(where, "boundary"), f'only communes have a boundary (kind is "{kind.value}")')
             continue
         if code and kind and name_vi and name_en:
-            parsed.append((where, AgencySpec(code, kind, name_vi, name_en, boundary, office_hours)))
+            parsed.append((where, AgencySpec(code, kind, name_vi, name_en, boundary, office_hours, reasons)))
     _check_duplicates(parsed, problems)
     return parsed, kinds
 
@@ -493,6 +525,38 @@ def _office_hours(raw: Any, where: str, problems: _Problems) -> WeeklyHours | No
     except (TypeError, ValueError) as exc:
         problems.add(where, str(exc))
         return None
+
+
+def _reject_reasons(raw: Any, where: str, problems: _Problems) -> tuple[RejectReason, ...]:
+    """`reject_reasons: [{vi: "...", en: "..."}, ...]`: each in Vietnamese and English, for the citizen's language."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add(where, f'must be a list of {{vi: "...", en: "..."}}, got {_kind_of(raw)}')
+        return ()
+    if len(raw) > MAX_REJECT_REASONS:
+        problems.add(where, f"at most {MAX_REJECT_REASONS} reasons, got {len(raw)}")
+    reasons: list[RejectReason] = []
+    seen: dict[str, str] = {}
+    for index, item in enumerate(raw):
+        at = _join(where, index)
+        if not isinstance(item, Mapping):
+            problems.add(at, f'must be a mapping {{vi: "...", en: "..."}}, got {_kind_of(item)}')
+            continue
+        _check_fields(item, REJECT_REASON_FIELDS, at, problems)
+        texts = [_string(item, language, at, problems) for language in ("vi", "en")]
+        for language, text in zip(("vi", "en"), texts, strict=True):
+            if text is not None and len(text) > REJECT_REASON_MAX:
+                problems.add(_join(at, language), f"longer than {REJECT_REASON_MAX} characters")
+        vi, en = texts
+        if vi is None or en is None or max(len(vi), len(en)) > REJECT_REASON_MAX:
+            continue
+        if vi.casefold() in seen:
+            problems.add(_join(at, "vi"), f"repeats {seen[vi.casefold()]}")
+            continue
+        seen[vi.casefold()] = at
+        reasons.append(RejectReason(vi, en))
+    return tuple(reasons)
 
 
 def _topics(raw: Mapping, problems: _Problems) -> list[tuple[str, TopicSpec]]:
@@ -725,6 +789,7 @@ async def _import_agencies(
             "name_en": spec.name_en,
             "boundary_geojson": geometry_to_geojson(spec.boundary) if spec.boundary is not None else None,
             "office_hours_json": weekly_hours_to_json(spec.office_hours) if spec.office_hours is not None else None,
+            "reject_reasons_json": reject_reasons_to_json(spec.reject_reasons),
             "active": True,
         }
         row = rows.get(spec.code)
@@ -798,6 +863,7 @@ def _import_province_row(
         "calendar_json": calendar_to_json(data.extra_days_off, data.extra_working_days),
         "office_hours_json": weekly_hours_to_json(data.office_hours) if data.office_hours is not None else None,
         "deadlines_json": province_limits_to_json(data.deadlines),
+        "reject_reasons_json": reject_reasons_to_json(data.reject_reasons),
     }
     if row is None:
         session.add(Province(code=data.code, updated_at=now, **values))

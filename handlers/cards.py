@@ -4,7 +4,8 @@ Where the card is (the agency's bound group, or an official's private work view)
   rc:<verb>:<report id>:<version>   receive, reject, ask for information, transfer, (re)assign,
                                     approve, return, answer a clarification, timeline, contact
 In the presser's private chat with the bot:
-  ck:rj:<report id>:<version>:<reason>     reject with a reason template ("*": type another)
+  ck:rj:<report id>:<version>:<reason>     reject with a standard reason ("cd"...), the province's ("p0"...)
+                                           or the agency's ("a0"...) from the province file; "*": type another
   ck:tf:<report id>:<version>:<agency id>  transfer to this agency, then type the reason
   ck:tp:<report id>:<version>:<page>       another page of agencies
   ck:as:<report id>:<version>:<official>   assign (or reassign) to this handling officer
@@ -36,7 +37,7 @@ from bot import cards, casework, officials, prompts, urgency, workflow
 from bot.deps import Deps
 from bot.i18n import N_, Translator, language_from_client, translator
 from bot.labels import OFFICIAL_EVENT_LABELS
-from bot.officials import Refusal, RefusalReason
+from bot.officials import HANDOVER_REASON_LABELS, HandoverReason, Refusal, RefusalReason
 from bot.workflow import SCREENERS, Action, Actor, Need, Party, Rating, State
 from handlers.answers import answerer
 from handlers.keyboards import inline
@@ -99,6 +100,12 @@ REASON_TEMPLATES: tuple[ReasonTemplate, ...] = (
 )
 TEMPLATES = {t.key: t for t in REASON_TEMPLATES}
 TYPE_REASON = "*"
+# A reason from the province file is its own button's text; a long one is cut there, never for the citizen.
+REASON_BUTTON_MAX = 60
+
+
+def reason_button(text: str) -> str:
+    return text if len(text) <= REASON_BUTTON_MAX else text[: REASON_BUTTON_MAX - 1].rstrip() + "…"
 
 
 # --- who pressed -----------------------------------------------------------------------------------
@@ -389,6 +396,9 @@ async def _reject(p: Press) -> Reply:
     _ = p._
     data = f"{CHOICE}:rj:{p.report.id}:{p.report.version}:"
     rows = [[(_(t.label), data + t.key)] for t in REASON_TEMPLATES]
+    # The province's and the agency's own reasons, in the presser's language.
+    own = await casework.own_reject_reasons(p.session, p.report.agency_id)
+    rows += [[(reason_button(_.pick(reason.vi, reason.en)), data + key)] for key, reason in own.items()]
     rows.append([(_("✍️ Type another reason"), data + TYPE_REASON)])
     rows.append([(_("✖️ Cancel"), CANCEL_CHOICE)])
     text = _("Reject {code}: choose the reason. The citizen will read it.", code=p.report.code)
@@ -611,13 +621,15 @@ async def _choose_reason(p: Press, key: str) -> Reply:
             reply.edit, reply.private = reply.private[0], []
         return _finished(p, reply) if reply.alert else reply
     template = TEMPLATES.get(key)
-    if template is None:
+    own = None if template else (await casework.own_reject_reasons(p.session, p.report.agency_id)).get(key)
+    if template is None and own is None:
         return refuse(_, _(INACTIVE))
     # The citizen reads the reason, in their own language.
     citizen = await p.session.get(User, p.report.citizen_id)
-    reason = translator(citizen.language if citizen else "vi")(template.reason)
+    theirs = translator(citizen.language if citizen else "vi")
+    reason = theirs(template.reason) if template else theirs.pick(own.vi, own.en)
     return _finished(p, await p.act(Action.REJECT, N_("⛔ {code} rejected. The citizen is told the reason."),
-                                    {Need.REASON.value: reason, "template": template.key}))
+                                    {Need.REASON.value: reason, "template": key}))
 
 
 async def _choose_agency(p: Press, arg: str) -> Reply:
@@ -728,6 +740,7 @@ for _purpose in _TYPED:
 _RATING_LABELS = {Rating.SATISFIED: N_("😊 Satisfied"), Rating.NORMAL: N_("😐 Normal"),
                   Rating.UNSATISFIED: N_("😞 Unsatisfied")}
 _SAID = (Need.REASON, Need.QUESTION, Need.ANSWER, Need.RESULT, Need.COMMENT, Need.NOTE)
+HANDOVER_REASONS = frozenset(reason.value for reason in HandoverReason)
 
 
 async def timeline_lines(session: AsyncSession, report: Report, _: Translator, zone: ZoneInfo) -> list[str]:
@@ -782,8 +795,14 @@ def _details(event: ReportEvent, names: dict[int, str], agencies: dict[int, Agen
     elif isinstance(d.get("from_official_id"), int):
         out.append(f"{names.get(d['from_official_id'], '?')} →")
     for need in _SAID:
-        if d.get(need.value):
-            out.append(f"“{d[need.value]}”")
+        value = d.get(need.value)
+        if not value:
+            continue
+        if need is Need.REASON and event.kind in (Action.HANDOVER, Action.UNASSIGN) and value in HANDOVER_REASONS:
+            # The system's own reason (bot/officials.py), not words someone typed.
+            out.append(_(HANDOVER_REASON_LABELS[HandoverReason(value)]))
+        else:
+            out.append(f"“{value}”")
     if d.get(Need.EVIDENCE.value):
         n = len(d[Need.EVIDENCE.value])
         out.append(_.ngettext("📎 {n} evidence file", "📎 {n} evidence files", n))

@@ -434,9 +434,8 @@ async def bind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if isinstance(result, BindProblem):
         await message.reply_text(bind_problem_text(result, _))
         return
+    # The group it replaced (if any) is told through the outbox (bot/officials.bind_group).
     await message.reply_text(bound_text(result, _), reply_markup=None if result.already else group_info_keyboard(_))
-    if result.replaced_chat_id is not None:
-        await _tell_replaced_group(context, result, _)
 
 
 def bound_text(result: Bound, _: Translator) -> str:
@@ -449,18 +448,6 @@ def bound_text(result: Bound, _: Translator) -> str:
         "who presses it. Press the button below to check yours.",
         agency=agency, name=result.official.full_name,
     )
-
-
-async def _tell_replaced_group(context: ContextTypes.DEFAULT_TYPE, result: Bound, _: Translator) -> None:
-    assert result.replaced_chat_id is not None
-    try:
-        await context.bot.send_message(
-            int(result.replaced_chat_id),
-            _("This group is no longer the group chat of {agency}: another group has taken over.",
-              agency=agency_name(result.agency, _)),
-        )
-    except TelegramError as exc:
-        log.info("could not tell the replaced group %s: %s", result.replaced_chat_id, exc)
 
 
 def bind_problem_text(problem: BindProblem, _: Translator) -> str:

@@ -37,6 +37,7 @@ from storage.models import (
     ReportEvent,
     User,
 )
+from storage.models.officials import OfficialStatus
 from tests import images
 from tests.officials_driver import (  # noqa: F401  (fixtures, used by name)
     HANDLER,
@@ -193,21 +194,82 @@ async def test_a_bad_colleague_hands_nothing_over(sessions: async_sessionmaker[A
     world = desked.world
     async with sessions.begin() as session:
         handler = await session.get(Official, world.handler.id)
-        other = await session.get(Official, world.actors["other agency's officer"].official_id)
-        assert handler is not None and other is not None
-        for what in ("suspend", "revoke"):
-            method = officials.suspend if what == "suspend" else officials.revoke
-            problem = await method(session, handler, at=LATER, actor=CLI, desk=DESK, handover_to=other)
-            assert problem is officials.StatusProblem.BAD_HANDOVER
-        moved = await officials.move_official(session, handler, world.other_agency, at=LATER, actor=CLI, desk=DESK,
-                                              handover_to=handler)
-        assert moved is officials.MoveProblem.BAD_HANDOVER
+        assert handler is not None
+        # Another agency's official, colleagues who cannot be assigned reports (a receiving officer,
+        # the head) or cannot act (suspended), and the official themself.
+        wrong = [await session.get(Official, world.actors[name].official_id)
+                 for name in ("other agency's officer", "receiving officer", "head", "suspended officer")]
+        for colleague in wrong:
+            assert colleague is not None
+            for method in (officials.suspend, officials.revoke):
+                problem = await method(session, handler, at=LATER, actor=CLI, desk=DESK, handover_to=colleague)
+                assert problem is officials.StatusProblem.BAD_HANDOVER, (method, colleague.full_name)
+        for colleague in (*wrong, handler):
+            moved = await officials.move_official(session, handler, world.other_agency, at=LATER, actor=CLI,
+                                                  desk=DESK, handover_to=colleague)
+            assert moved is officials.MoveProblem.BAD_HANDOVER
+        assert handler.status == OfficialStatus.ACTIVE and handler.agency_id == world.agency.id
     async with sessions() as session:
         for report_id in (desked.assigned.id, desked.pending.id):
             report = await session.get(Report, report_id)
             assert report is not None and report.assignee_id == world.handler.id
         events = (await session.scalars(select(ReportEvent).where(ReportEvent.at == LATER))).all()
         assert events == []
+
+
+@pytest.mark.parametrize("what", list(CHANGES))
+async def test_nothing_of_a_report_reaches_an_official_gone_from_its_agency(
+        what: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The citizen's question on a result they handled, the answer to a coordination request they sent: the
+    agency gets them instead, never the suspended, revoked or moved official's chat."""
+    desked = await set_up(sessions)
+    world = desked.world
+    async with sessions.begin() as session:
+        assigned = await session.get(Report, desked.assigned.id)
+        assert assigned is not None
+        asked, request = await casework.ask_coordination(session, DESK, assigned, world.actors["handling officer"],
+                                                         NOW, world.other_agency.id, "Lịch thu gom của phường?")
+        assert asked.ok and request is not None
+        await change(session, what, world, None)
+        mark = await session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
+    async with sessions.begin() as session:
+        resolved = await session.get(Report, desked.resolved.id)
+        assert resolved is not None
+        question = await casework.act(session, DESK, resolved, Action.ASK_CLARIFICATION, world.actors["citizen"],
+                                      LATER, {"question": "Khi nào thu gom xong?"})
+        assert question.ok
+        answered = await casework.answer_coordination(session, DESK, request.id,
+                                                      world.actors["other agency's officer"], LATER, "Thứ Ba.")
+        assert answered is not None and answered[0].ok
+
+    async with sessions() as session:
+        handler = await session.get(User, world.handler.user_id)
+        assert handler is not None
+        sent = await outbox_after(session, mark, notices.AGENCY_TASK) + await outbox_after(
+            session, mark, notices.COORDINATION_ANSWER)
+        assert [(m.kind, m.chat_id, m.params.get("action")) for m in sent] == [
+            (notices.AGENCY_TASK, GROUP, Action.ASK_CLARIFICATION), (notices.COORDINATION_ANSWER, GROUP, None)]
+        everything = (await session.scalars(select(OutboxMessage).where(OutboxMessage.id > mark))).all()
+        assert everything and all(m.chat_id != handler.chat_id for m in everything)
+
+
+async def test_work_the_colleague_cannot_take_goes_back_to_the_queue(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Whoever calls the handover, a report never stays with an official who is leaving."""
+    desked = await set_up(sessions)
+    world = desked.world
+    async with sessions.begin() as session:
+        receiver = world.actors["receiving officer"].official_id
+        assert receiver is not None
+        assert await casework.hand_over(session, DESK, world.handler.id, receiver, LATER,
+                                        officials.HandoverReason.SUSPENDED) == 2
+    async with sessions() as session:
+        for report_id in (desked.assigned.id, desked.pending.id):
+            report = await session.get(Report, report_id)
+            assert report is not None and (report.state, report.assignee_id) == (State.RECEIVED, None)
+            kinds = (await session.scalars(select(ReportEvent.kind).where(
+                ReportEvent.report_id == report_id, ReportEvent.at == LATER))).all()
+            assert kinds == [Action.UNASSIGN]
 
 
 # --- end to end -----------------------------------------------------------------------------------
@@ -264,6 +326,40 @@ async def test_suspending_a_handler_hands_the_report_to_a_colleague(
     # The colleague works on it from the task they were given.
     view = await office.open_work(office.handler2, handed, filed.code)
     assert filed.code in view.content
+    # Its latest steps give the handover's reason in the reader's language, not the code's word.
+    assert VI(officials.HANDOVER_REASON_LABELS[officials.HandoverReason.SUSPENDED]) in view.content
+    assert "“suspended”" not in view.content
+
+
+async def test_a_suspended_handler_gets_nothing_of_the_citizens_question(
+    office: Office, settings: Settings, capsys: pytest.CaptureFixture[str],
+) -> None:
+    filed = await office.resolve()
+    result = await filed.citizen.expect_buttons(VI("❔ Ask for clarification"))
+    handler = await office.official(HANDLER)
+    await admin(settings, capsys, "suspend", "--official", str(handler.id), "--reason", "lost phone")
+    office.handler.chat.drain()
+
+    question = "Rác ở đầu ngõ 12 đã được chở đi hết chưa?"
+    await filed.citizen.chat.press(result, VI("❔ Ask for clarification"))
+    await filed.citizen.expect("/cancel")
+    await filed.citizen.chat.send_text(question)
+    # The agency's group is told (a message, not only the card's silent edit); the account in
+    # the wrong hands is not.
+    told = await office.group.expect(lambda m: question in m.content, edited=False, timeout=10)
+    assert told.content.startswith(VI(notices._AGENCY_TASK_TEXTS[Action.ASK_CLARIFICATION],
+                                      code=filed.code, text=question).split("\n\n")[0])
+    assert VI("🛠 Open the report") in told.buttons
+    card = await office.card_edit(filed, VI("❔ The citizen asks: {text}", text=question))
+    assert VI("💬 Answer the clarification") in card.buttons
+    await office.handler.chat.expect_no_message(within=0.5)
+
+    # The head answers it from the card.
+    await office.press_card(office.head, filed, VI("💬 Answer the clarification"))
+    await office.head.chat.expect(contains="/cancel", timeout=10)
+    await office.head.chat.send_text("Đã chở đi hết trong sáng 25/11.")
+    await filed.citizen.expect("Đã chở đi hết trong sáng 25/11.")
+    await office.handler.chat.expect_no_message(within=0.2)
 
 
 async def test_moving_then_revoking_hands_work_to_a_colleague_then_to_the_queue(

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import citizens, officials
+from bot import citizens, notices, officials
 from bot.admin_commands import add_admin_commands, run_admin_command
 from bot.calendar import WorkingCalendar
 from bot.casework import Desk
@@ -45,6 +47,7 @@ from storage.models import (
     Invitation,
     Official,
     OfficialRole,
+    OutboxMessage,
     User,
 )
 
@@ -53,6 +56,7 @@ CLI = Actor("cli", "tester")
 # Acting on reports needs a calendar; these tests have no reports to hand over.
 DESK = Desk(WorkingCalendar(tz="Asia/Ho_Chi_Minh"), StageLimits(), "Asia/Ho_Chi_Minh")
 AN = "Nguyễn Văn An"
+BOT_DIR = Path(officials.__file__).parent
 
 
 @pytest.fixture
@@ -335,11 +339,13 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
     assert user is not None
     head = await invite(db, "VP-UBND", Role.AGENCY_HEAD)
     assert isinstance(await officials.redeem_invitation(db, head.payload, user, NOW), Redeemed)
-    colleague = await onboard(db, "VP-UBND", Role.RECEIVING_OFFICER, 502, "Lê Thị Bình")
-    stranger = await onboard(db, "XA-02", Role.RECEIVING_OFFICER, 503, "Trần Thị Cúc")
+    colleague = await onboard(db, "VP-UBND", Role.HANDLING_OFFICER, 502, "Lê Thị Bình")
+    stranger = await onboard(db, "XA-02", Role.HANDLING_OFFICER, 503, "Trần Thị Cúc")
+    # A colleague who cannot be assigned reports would leave the work with the mover.
+    receiver = await onboard(db, "VP-UBND", Role.RECEIVING_OFFICER, 504, "Đỗ Văn Dũng")
 
     assert await officials.move_official(db, mover, office, at=NOW, actor=CLI, desk=DESK) is MoveProblem.SAME_AGENCY
-    for wrong in (mover, stranger):
+    for wrong in (mover, stranger, receiver):
         assert await officials.move_official(
             db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=wrong) is MoveProblem.BAD_HANDOVER
 
@@ -361,7 +367,8 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
         "from_agency_id": office.id, "roles_moved": ["agency_head"], "roles_ended": ["supervisor"],
         "handover_to": colleague.id, "reassigned": 0,
     }
-    assert await officials.reassign_open_work(db, DESK, mover, colleague, NOW, "moved") == 0  # no open work
+    assert await officials.reassign_open_work(db, DESK, mover, colleague, NOW,
+                                              officials.HandoverReason.MOVED) == 0  # no open work
 
 
 # --- group chats ------------------------------------------------------------------------------
@@ -402,6 +409,9 @@ async def test_binding_a_group_takes_a_fresh_code_from_the_agency_administrator(
     replaced = await bind(501, second.code, chat=-200)
     assert isinstance(replaced, Bound) and replaced.replaced_chat_id == "-100"
     assert await officials.binding_of_chat(db, -100) is None
+    # The old group is told, through the outbox in the same transaction.
+    told = (await db.scalars(select(OutboxMessage).where(OutboxMessage.kind == notices.GROUP_REPLACED))).all()
+    assert [(row.chat_id, row.params["agency_vi"]) for row in told] == [("-100", xa01.name_vi)]
     assert (await officials.group_of_agency(db, xa01.id)) is replaced.binding
 
     # A group bound to one agency is not taken over by another's code.
@@ -472,7 +482,7 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
         redeemed = await officials.redeem_invitation(session, payload, await account(session, 501), datetime.now(UTC))
         assert isinstance(redeemed, Redeemed)
         official_id = redeemed.official.id
-        bina = await invite(session, "XA-01", Role.RECEIVING_OFFICER, "Lê Thị Bình", at=datetime.now(UTC))
+        bina = await invite(session, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", at=datetime.now(UTC))
         redeemed = await officials.redeem_invitation(session, bina.payload, await account(session, 502), datetime.now(UTC))
         assert isinstance(redeemed, Redeemed)
         bina_id = redeemed.official.id
@@ -484,6 +494,14 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
     listing = capsys.readouterr().out
     assert AN in listing and "Lê Thị Bình" not in listing and "receiving_officer" in listing
     assert await run_admin_command(parse("reinstate", "--official", str(official_id)), settings) == 0
+    # Only an active handling officer of the agency can take over open work; anyone else is refused
+    # before anything changes.
+    assert await run_admin_command(parse("suspend", "--official", str(bina_id), "--handover-to", str(official_id)),
+                                   settings) == 2
+    assert "--handover-to must be another active handling officer" in capsys.readouterr().err
+    assert await run_admin_command(parse("move", "--official", str(bina_id), "--to", "XA-02",
+                                         "--handover-to", str(official_id)), settings) == 2
+    assert "--handover-to must be another active handling officer" in capsys.readouterr().err
     assert await run_admin_command(parse("move", "--official", str(official_id), "--to", "XA-02",
                                          "--handover-to", str(bina_id)), settings) == 0
     assert "open assignments handed over: 0" in capsys.readouterr().out
@@ -506,3 +524,19 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
             .order_by(AccessAudit.id))]
     assert [a for a, _ in actions] == ["redeem", "suspend", "reinstate", "move", "revoke"]
     assert {p for a, p in actions if a != "redeem"} == {"cli"}
+
+
+def test_services_in_bot_never_import_telegram() -> None:
+    """Domain modules stay platform-neutral (bot/telegram_*.py and handlers/ hold the Telegram code)."""
+    # The Bot API emulator's test harness and python-telegram-bot's update processor are Telegram's by nature.
+    telegram_bound = {"sandbox.py", "ordering.py"}
+    offenders = []
+    for path in sorted(BOT_DIR.glob("*.py")):
+        if path.name.startswith("telegram_") or path.name in telegram_bound:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}:{node.lineno} {name}" for name in names
+                          if name == "telegram" or name.startswith("telegram.")]
+    assert offenders == []

@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import workflow
-from bot.province import import_province
-from bot.sandbox import province_file
+from bot import casework, workflow, worklist
+from bot.province import ProvinceFileError, import_province, parse_province
+from bot.sandbox import DEMO_PROVINCE, province_file
 from bot.workflow import Action, Actor, Need, Rating, Refusal, State
+from bot.worklist import Task
 from storage.models import (
     Agency,
+    CoordinationRequest,
     Official,
     OfficialRole,
     Report,
@@ -101,6 +104,15 @@ async def build_world(session: AsyncSession) -> World:
         session, "other", other, [Role.RECEIVING_OFFICER, Role.HANDLING_OFFICER, Role.AGENCY_HEAD])
     suspended, actors["suspended officer"] = await make_official(
         session, "susp", agency, [Role.RECEIVING_OFFICER, Role.AGENCY_HEAD], OfficialStatus.SUSPENDED)
+    # Revocation normally deletes the roles too; kept here, the status alone must refuse them.
+    _, actors["revoked officer"] = await make_official(
+        session, "revk", agency, [Role.RECEIVING_OFFICER, Role.HANDLING_OFFICER, Role.AGENCY_HEAD],
+        OfficialStatus.REVOKED)
+    # Province-wide roles and the alert author, held in the report's own agency so
+    # that only the role can refuse them: none of them works reports.
+    _, actors["focal unit"] = await make_official(session, "focal", agency, [Role.FOCAL_UNIT])
+    _, actors["platform admin"] = await make_official(session, "padm", agency, [Role.PLATFORM_ADMIN])
+    _, actors["alert author"] = await make_official(session, "auth", agency, [Role.ALERT_AUTHOR])
     return World(citizen, other_citizen, agency, other, actors, handler, colleague)
 
 
@@ -152,8 +164,8 @@ EXPECTED: dict[Action, set[str]] = {
 # Actions a handling officer may fire only on a report assigned to them.
 ASSIGNEE_ONLY = {Action.NOTE, Action.REVEAL_CONTACT}
 ACTORS = ["citizen", "other citizen", "system", "nobody", "receiving officer", "handling officer",
-          "another handling officer", "head", "agency admin", "supervisor", "other agency's officer",
-          "suspended officer"]
+          "another handling officer", "head", "agency admin", "supervisor", "focal unit", "platform admin",
+          "alert author", "other agency's officer", "suspended officer", "revoked officer"]
 
 
 def test_every_action_has_an_expectation() -> None:
@@ -166,6 +178,8 @@ async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker
     caplog.set_level(logging.INFO, logger="bot.workflow")
     async with sessions.begin() as session:
         world = await build_world(session)
+    # Every role there is, held by an active official, is tried.
+    assert set().union(*(world.actors[name].roles for name in ACTORS)) == set(Role)
     t = workflow.TRANSITIONS[action]
     for source in sorted(t.sources):
         for name in ACTORS:
@@ -253,6 +267,17 @@ async def test_clarification_window_and_reopen_counts(sessions: async_sessionmak
         outcome = await workflow.fire(session, satisfied, Action.REOPEN, citizen, NOW, {"reason": "x"})
         assert outcome.refusal is Refusal.TOO_LATE
 
+        # Only after an unsatisfied rating: a re-open of an unrated result (an old or crafted
+        # button) is refused before and at firing, and changes nothing.
+        for state in (State.RESOLVED, State.CLARIFYING):
+            unrated = await new_report(session, world, state)
+            assert workflow.precheck(unrated, Action.REOPEN, citizen, NOW) is not None
+            outcome = await workflow.fire(session, unrated, Action.REOPEN, citizen, NOW, {"reason": "Vẫn còn rác."})
+            assert not outcome.ok and outcome.refusal is Refusal.WRONG_STATE
+            await session.refresh(unrated)
+            assert (unrated.state, unrated.version, unrated.reopen_count, unrated.unsatisfied_count) == (
+                state, 1, 0, 0)
+
 
 async def test_transfer_moves_the_report_and_the_loser_learns_who_won(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
@@ -276,3 +301,63 @@ async def test_transfer_moves_the_report_and_the_loser_learns_who_won(sessions: 
     assert won.ok and not lost.ok and lost.refusal is Refusal.STALE
     assert lost.latest is not None and lost.latest.kind == Action.RECEIVE
     assert lost.latest.actor_user_id == world.actors["receiving officer"].user_id
+
+
+async def test_queue_holds_only_what_can_still_be_done(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        # A head who also handles reports answers every clarification of the agency, not only their own.
+        both = frozenset({Role.AGENCY_HEAD, Role.HANDLING_OFFICER})
+        head_handler, _ = await make_official(session, "hh", world.agency, list(both))
+        clarifying = await new_report(session, world, State.CLARIFYING)
+        assert clarifying.assignee_id == world.handler.id
+        items = await worklist.queue_for(session, head_handler, both)
+        assert [i.report_id for i in items if i.task is Task.CLARIFY] == [clarifying.id]
+        handler_items = await worklist.queue_for(session, world.handler, frozenset({Role.HANDLING_OFFICER}))
+        assert [i.report_id for i in handler_items if i.task is Task.CLARIFY] == [clarifying.id]
+        colleague_items = await worklist.queue_for(session, world.colleague, frozenset({Role.HANDLING_OFFICER}))
+        assert [i for i in colleague_items if i.task is Task.CLARIFY] == []
+
+        # Requests to another agency stay in its queue only while the report is open: the
+        # workflow refuses answers on a closed one.
+        requests = {}
+        for state in (State.ASSIGNED, State.CLOSED, State.REJECTED):
+            report = await new_report(session, world, state)
+            request = CoordinationRequest(report_id=report.id, from_agency_id=world.agency.id,
+                                          to_agency_id=world.other_agency.id, asked_by_official_id=world.handler.id,
+                                          question="Lịch thu gom?", asked_at=NOW)
+            session.add(request)
+            await session.flush()
+            requests[state] = request.id
+        asked = world.actors["other agency's officer"]
+        other = await session.get(Official, asked.official_id)
+        assert other is not None
+        items = await worklist.queue_for(session, other, asked.roles)
+        assert [i.request_id for i in items if i.task is Task.COORDINATE] == [requests[State.ASSIGNED]]
+
+
+async def test_the_provinces_and_agencys_own_reject_reasons(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`reject_reasons` in the province file: checked on import, stored, offered to the agency's screeners."""
+    raw = yaml.safe_load(DEMO_PROVINCE.read_text(encoding="utf-8"))
+    raw["reject_reasons"] = [
+        {"vi": "Đã giải quyết."}, "Trùng lặp", {"vi": "Đã giải quyết.", "en": "Settled.", "fr": "x"},
+        {"vi": "a" * 501, "en": "b"}, {"vi": "Đã  giải quyết. ", "en": "Settled."},
+    ]
+    raw["agencies"][0]["reject_reasons"] = {"vi": "x", "en": "y"}
+    with pytest.raises(ProvinceFileError) as err:
+        parse_province(raw, base_dir=DEMO_PROVINCE.parent)
+    assert set(err.value.problems) == {
+        "reject_reasons[0].en: missing required field",
+        'reject_reasons[1]: must be a mapping {vi: "...", en: "..."}, got str \'Trùng lặp\'',
+        "reject_reasons[2].fr: unknown field (expected one of: en, vi)",
+        "reject_reasons[3].vi: longer than 500 characters",
+        "reject_reasons[4].vi: repeats reject_reasons[2]",
+        'agencies[0].reject_reasons: must be a list of {vi: "...", en: "..."}, got a mapping',
+    }
+
+    async with sessions.begin() as session:
+        world = await build_world(session)
+        demo = province_file()
+        ward = await casework.own_reject_reasons(session, world.agency.id)
+        assert ward == {"p0": demo.reject_reasons[0], "a0": demo.agency("XA-01").reject_reasons[0]}
+        assert await casework.own_reject_reasons(session, world.other_agency.id) == {"p0": demo.reject_reasons[0]}

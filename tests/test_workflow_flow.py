@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from bot.emulator import MessageView
 from bot.i18n import translator
 from bot.labels import CARD_STATE_LABELS, OFFICIAL_EVENT_LABELS
-from bot.officials import Refusal, RefusalReason
+from bot.officials import Refusal, RefusalReason, Role
+from bot.sandbox import province_file
 from bot.workflow import Action, Need, State
 from bot.worklist import Task
 from handlers.cards import (
@@ -26,11 +27,12 @@ from handlers.cards import (
     OPEN_BOT_FIRST,
     REASON_TEMPLATES,
     WROTE_PRIVATELY,
+    reason_button,
     when,
 )
 from handlers.officials import NOT_BOUND, refusal_text
 from handlers.workdesk import TASK_LABELS
-from storage.models import AccessAudit, Agency, CoordinationRequest, Report, ReportEvent
+from storage.models import AccessAudit, Agency, CoordinationRequest, GroupBinding, Report, ReportEvent
 from tests import images
 from tests.officials_driver import (
     HANDLER,
@@ -45,7 +47,7 @@ from tests.officials_driver import (
     clock_fixture,  # noqa: F401
     office_fixture,  # noqa: F401
 )
-from tests.test_officials_flow import admin
+from tests.test_officials_flow import admin, eventually, onboard
 
 VI = translator("vi")
 WAIT = 10.0
@@ -230,6 +232,24 @@ async def test_reject_with_a_template_or_a_typed_reason(office: Office) -> None:
     [reject] = [e for e in await events(office, second.report_id) if e.kind == Action.REJECT]
     assert reject.actor_role == "agency_head"
 
+    # The province's and the agency's own reasons (the province file) follow the standard ones, in the
+    # official's language; the citizen reads the chosen one in theirs.
+    ours = province_file()
+    province_reason, [ward_reason] = ours.reject_reasons[0], ours.agency("XA-01").reject_reasons
+    english = await office.new_citizen("Mary", "Smith", phone="+84987650000", language="en")
+    third = await office.file_report(english)
+    await office.press_card(office.receiver, third, VI("⛔ Reject"))
+    reasons = await office.receiver.chat.expect(lambda m: VI("✍️ Type another reason") in m.buttons, timeout=WAIT)
+    own = reasons.buttons[len(REASON_TEMPLATES):-2]
+    assert own == [reason_button(province_reason.vi), reason_button(ward_reason.vi)]
+    await office.receiver.chat.press(reasons, own[1])
+    done = await office.receiver.chat.expect(edited=True, timeout=WAIT)
+    assert done.content == VI("⛔ {code} rejected. The citizen is told the reason.", code=third.code)
+    told = await english.expect(third.code)
+    assert ward_reason.en in told.content and ward_reason.vi not in told.content
+    rejected = await office.card_edit(third, VI(CARD_STATE_LABELS[State.REJECTED]))
+    assert VI("⛔ Reason: {text}", text=ward_reason.en) in rejected.content
+
 
 async def test_asking_the_citizen_for_more_information(office: Office) -> None:
     filed = await office.file_report()
@@ -282,6 +302,65 @@ async def test_transfer_to_another_agency(office: Office) -> None:
 
 
 # --- handling: coordination, return, evidence ----------------------------------------------------------
+
+
+async def test_a_transfer_to_an_agency_without_a_group_reaches_its_screeners(office: Office, capsys) -> None:
+    """XA-03 has bound no group: its receiving officer hears of the transfer privately, its handling officer not."""
+    async def official(role: Role, name: str, nickname: str) -> Person:
+        return await onboard(office.bot, office.settings, capsys, office.emu, "XA-03", role, name, nickname)
+
+    screener = await official(Role.RECEIVING_OFFICER, "Ngô Thị Hạnh", "Hạnh")
+    worker = await official(Role.HANDLING_OFFICER, "Đinh Văn Khoa", "Khoa")
+    async with office.bot.deps.sessions() as session:
+        target = await session.scalar(select(Agency).where(Agency.code == "XA-03"))
+    assert target is not None
+    filed = await office.file_report()
+    await office.press_card(office.receiver, filed, VI("↪️ Transfer"))
+    agencies = await office.receiver.chat.expect(contains=filed.code, timeout=WAIT)
+    await choose_agency(office.receiver, agencies, target.name_vi)
+    await typed(office.receiver, "Điểm đổ rác thuộc địa bàn xã Hòa Bình Thượng.")
+
+    told = await screener.chat.expect(contains=filed.code, timeout=WAIT)
+    assert "Điểm đổ rác thuộc địa bàn xã Hòa Bình Thượng." in told.content
+    assert VI("🛠 Open the report") in told.buttons
+    view = await office.open_work(screener, told, filed.code)
+    await screener.chat.press(view, VI("✅ Receive"))
+    assert (await screener.chat.expect_callback_answer()).text == VI(
+        "📥 {code} received. Assign it from the card.", code=filed.code)
+    report = await office.report(filed.report_id)
+    assert (report.agency_id, report.state) == (target.id, State.RECEIVED)
+    await worker.chat.expect_no_message(within=0.3)
+
+
+async def test_after_a_group_becomes_a_supergroup_one_card_there_follows_the_report(office: Office) -> None:
+    filed = await office.file_report()
+    people = (office.admin, office.receiver, office.handler, office.handler2, office.head)
+    supergroup = office.emu.add_group("Cán bộ phường 1", members=[p.user for p in people], supergroup=True)
+    office.emu.inject_update("message", {
+        "message_id": 999, "from": office.admin.user.json, "chat": office.group.chat.json, "date": 0,
+        "migrate_to_chat_id": supergroup.id,
+    })
+    await eventually(office.bot, lambda session: session.scalar(
+        select(GroupBinding.chat_id).where(GroupBinding.agency_id == office.agency_id)), str(supergroup.id))
+    old_edits = len(office.group.edits_of(filed.card))
+
+    # The old group is gone; the receiver receives from their /queue, and the card comes to the supergroup.
+    view = await office.open_work(office.receiver, await typed(office.receiver, "/queue"), filed.code)
+    await office.receiver.chat.press(view, VI("✅ Receive"))
+    await office.receiver.chat.expect_callback_answer()
+    card = await office.card_of(filed.code, group=supergroup)
+    assert VI(CARD_STATE_LABELS[State.RECEIVED]) in card.content
+    moved = Filed(filed.citizen, filed.code, filed.report_id, card)
+
+    # Every later step edits that card in place, whichever group it was first posted in.
+    await office.press_card(office.receiver, moved, VI("👤 Assign"), group=supergroup)
+    choice = await office.receiver.chat.expect(lambda m: HANDLER in m.buttons, timeout=WAIT)
+    await office.receiver.chat.press(choice, HANDLER)
+    await office.card_edit(moved, HANDLER, group=supergroup)
+    await office.press_card(office.head, moved, VI("🚨 Mark urgent"), group=supergroup)
+    await office.card_edit(moved, VI("🚨 URGENT: 4 working hours to handle"), group=supergroup)
+    assert len(card_messages(office, filed, supergroup)) == 1
+    assert len(office.group.edits_of(filed.card)) == old_edits
 
 
 async def test_a_coordination_request_and_its_answer(office: Office) -> None:
