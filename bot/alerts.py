@@ -15,9 +15,17 @@ The rules (003 Art. 3.9, 12-13; DOMAIN.md "Alerts"):
   account, is refused. A decision applies to the version it was made on.
 * Approval publishes at once, or at `publish_at`. Publication writes one outbox
   row per recipient in the same transaction (`publish`), urgent alerts at
-  `Priority.URGENT`, announcements at `Priority.ANNOUNCEMENT`, with
-  `redeliver_unconfirmed`: after a crash a subscriber may get a second copy of
-  what was in flight, never no copy.
+  `Priority.URGENT`, announcements at `Priority.ANNOUNCEMENT` (after every
+  message to one person), with `redeliver_unconfirmed`: after a crash a
+  subscriber may get a second copy of what was in flight, never no copy.
+  Messages to the people running an alert (review requests, decisions, lapses,
+  delivery reports) go at `Priority.CONTROL`, ahead of every broadcast.
+* The focal unit sees what waits for its decision and what is scheduled
+  (`focal_work`), so an official who joined later, or whose review message
+  was lost, can still act. A draft is seen only by its author, the authors of
+  the agency that answers for it, and the focal unit (`may_see`).
+* A scheduled alert that lapses before its time (expired, or the alert it
+  changes ended) is not published; its author and approver are told.
 * An update or a cancellation is a new alert referencing the one it changes;
   it reaches the same people (everyone the original was written for, plus, for
   an update, the current followers of its areas), ends the original, and
@@ -412,19 +420,25 @@ async def submit(session: AsyncSession, alert: Alert, author: Official, at: date
     alert.submitted_at = at
     alert.decision_comment = None
     deciders = [(o, u) for o, u in await focal_officials(session) if o.id != author.id]
-    agency = await session.get(Agency, alert.agency_id)
-    assert agency is not None
+    params = await review_params(session, alert)
     for official, user in deciders:
         await outbox.enqueue(
             session, chat_id=user.chat_id, kind=ALERT_REVIEW, recipient_user_id=user.id,
-            priority=Priority.URGENT if alert.kind is AlertKind.ALERT else Priority.NORMAL,
-            dedupe_key=f"alert-review:{alert.id}:{alert.version}:{official.id}",
-            params={"alert_id": alert.id, "version": alert.version, "code": alert.code, "mode": alert.mode.value,
-                    "kind": alert.kind.value, "msg_type": alert.msg_type.value, "headline": alert.headline_vi,
-                    "headline_en": alert.headline_en, "author": author.full_name,
-                    "agency_vi": agency.name_vi, "agency_en": agency.name_en},
+            priority=Priority.CONTROL, not_before=at,
+            dedupe_key=f"alert-review:{alert.id}:{alert.version}:{official.id}", params=params,
         )
     return len(deciders)
+
+
+async def review_params(session: AsyncSession, alert: Alert) -> dict[str, Any]:
+    """What the focal unit's review message says (ALERT_REVIEW), for the version waiting now."""
+    author = await session.get(Official, alert.author_official_id)
+    agency = await session.get(Agency, alert.agency_id)
+    assert author is not None and agency is not None
+    return {"alert_id": alert.id, "version": alert.version, "code": alert.code, "mode": alert.mode.value,
+            "kind": alert.kind.value, "msg_type": alert.msg_type.value, "headline": alert.headline_vi,
+            "headline_en": alert.headline_en, "author": author.full_name,
+            "agency_vi": agency.name_vi, "agency_en": agency.name_en}
 
 
 async def _decider(session: AsyncSession, alert: Alert, approver: Official, version: int) -> Problem | None:
@@ -462,6 +476,47 @@ async def open_work(session: AsyncSession, author: Official) -> list[Alert]:
     )).all())
 
 
+@dataclass(frozen=True)
+class FocalWork:
+    # Waiting for a decision this official may take (not their own), oldest first.
+    waiting: tuple[Alert, ...]
+    # Approved, to be published later (any approver's): they can still be called off. Soonest first.
+    scheduled: tuple[Alert, ...]
+
+
+FOCAL_LIST_LIMIT = 20
+
+
+async def focal_work(session: AsyncSession, official: Official) -> FocalWork:
+    """What a focal unit official can act on, found without the review message that announced it.
+
+    Their own alerts are left out: they are under "your alerts", and the two-person rule keeps
+    their decision from them anyway. Empty for anyone without the focal unit role.
+    """
+    if Role.FOCAL_UNIT not in await roles_of(session, official.id):
+        return FocalWork((), ())
+    others = Alert.author_official_id != official.id
+    waiting = (await session.scalars(
+        select(Alert).where(Alert.status == AlertStatus.SUBMITTED, others)
+        .order_by(Alert.submitted_at, Alert.id).limit(FOCAL_LIST_LIMIT))).all()
+    scheduled = (await session.scalars(
+        select(Alert).where(Alert.status == AlertStatus.SCHEDULED, others)
+        .order_by(Alert.publish_at, Alert.id).limit(FOCAL_LIST_LIMIT))).all()
+    return FocalWork(tuple(waiting), tuple(scheduled))
+
+
+async def may_see(session: AsyncSession, alert: Alert, official: Official) -> bool:
+    """Who may open or preview an alert before its publication.
+
+    Its author; the other authors of the agency that answers for its content
+    (003 Art. 13), who may have to take it over; and the focal unit, which decides.
+    """
+    if official.id == alert.author_official_id:
+        return True
+    roles = await roles_of(session, official.id)
+    return Role.FOCAL_UNIT in roles or (Role.ALERT_AUTHOR in roles and official.agency_id == alert.agency_id)
+
+
 async def reject(session: AsyncSession, alert: Alert, approver: Official, version: int, comment: str,
                  at: datetime, zone_name: str) -> Problem | None:
     problem = await _decider(session, alert, approver, version)
@@ -473,7 +528,7 @@ async def reject(session: AsyncSession, alert: Alert, approver: Official, versio
     alert.status = AlertStatus.REJECTED
     alert.approver_official_id, alert.decided_at, alert.decision_comment = approver.id, at, cleaned
     alert.version += 1
-    await _tell_author(session, alert, "rejected", approver, at, zone_name, comment=cleaned)
+    await _tell(session, alert, "rejected", approver, at, zone_name, to=[alert.author_official_id], comment=cleaned)
     return None
 
 
@@ -490,48 +545,62 @@ async def approve(session: AsyncSession, alert: Alert, approver: Official, versi
     problem = await _decider(session, alert, approver, version)
     if problem is None and alert.expires_at is not None and alert.expires_at <= at:
         problem = Problem.EXPIRED
+    publish_now = alert.publish_at is None or alert.publish_at <= at
     if problem is None and alert.references_id is not None:
         original = await session.get(Alert, alert.references_id)
         if original is None or not is_in_force(original, at):
+            problem = Problem.NOT_IN_FORCE
+        elif publish_now and not await hold_in_force(session, original, at):
+            # Published now, it ends the original; a cancel pressed at the same moment got there first.
+            # (Scheduled, the publication holds the original when its time comes.)
             problem = Problem.NOT_IN_FORCE
     if problem is not None:
         return problem
     alert.approver_official_id, alert.decided_at = approver.id, at
     alert.version += 1
-    if alert.publish_at is not None and alert.publish_at > at:
+    if not publish_now:
         alert.status = AlertStatus.SCHEDULED
-        await _tell_author(session, alert, "scheduled", approver, at, zone_name)
+        await _tell(session, alert, "scheduled", approver, at, zone_name, to=[alert.author_official_id])
         return Approved(alert, None)
     count = await publish(session, alert, at, zone_name=zone_name, channels=channels)
-    await _tell_author(session, alert, "published", approver, at, zone_name)
+    await _tell(session, alert, "published", approver, at, zone_name, to=[alert.author_official_id])
     return Approved(alert, count)
 
 
-async def _tell_author(session: AsyncSession, alert: Alert, decision: str, approver: Official, at: datetime,
-                       zone_name: str, comment: str | None = None) -> None:
-    author = await session.get(Official, alert.author_official_id)
-    if author is None or author.status != OfficialStatus.ACTIVE or author.id == approver.id:
-        return
-    user = await session.get(User, author.user_id)
-    assert user is not None
-    await outbox.enqueue(
-        session, chat_id=user.chat_id, kind=ALERT_DECISION, recipient_user_id=user.id, priority=Priority.NORMAL,
-        dedupe_key=f"alert-decision:{alert.id}:{alert.version}",
-        params={"alert_id": alert.id, "code": alert.code, "mode": alert.mode.value, "decision": decision,
-                "by": approver.full_name, "comment": comment, "tz": zone_name,
-                "publish_at": (alert.publish_at or at).isoformat(), "headline": alert.headline_vi},
-    )
+async def _tell(session: AsyncSession, alert: Alert, decision: str, by: Official | None, at: datetime,
+                zone_name: str, *, to: Sequence[int | None], **extra: Any) -> None:
+    """What happened to `alert` (ALERT_DECISION), to the officials `to` other than the one who did it."""
+    for official_id in sorted({i for i in to if i is not None} - {by.id if by else None}):
+        official = await session.get(Official, official_id)
+        if official is None or official.status != OfficialStatus.ACTIVE:
+            continue
+        user = await session.get(User, official.user_id)
+        assert user is not None
+        await outbox.enqueue(
+            session, chat_id=user.chat_id, kind=ALERT_DECISION, recipient_user_id=user.id,
+            priority=Priority.CONTROL, not_before=at, dedupe_key=f"alert-decision:{alert.id}:{alert.version}:{official_id}",
+            params={"alert_id": alert.id, "code": alert.code, "mode": alert.mode.value, "decision": decision,
+                    "by": by.full_name if by else None, "tz": zone_name,
+                    "publish_at": (alert.publish_at or at).isoformat(), "headline": alert.headline_vi, **extra},
+        )
 
 
-async def withdraw(session: AsyncSession, alert: Alert, by: Official, at: datetime) -> Problem | None:
-    """Discard a draft, or call off an alert not yet published (the author, or the focal unit)."""
+async def withdraw(session: AsyncSession, alert: Alert, by: Official, at: datetime, *, zone_name: str
+                   ) -> Problem | None:
+    """Discard a draft, or call off an alert not yet published (the author, or the focal unit).
+
+    Whoever else was part of it hears of it: the author, and for an approved alert its approver.
+    """
     if alert.status not in (AlertStatus.DRAFT, AlertStatus.REJECTED, AlertStatus.SUBMITTED, AlertStatus.SCHEDULED):
         return Problem.WRONG_STATE
     if by.id != alert.author_official_id and Role.FOCAL_UNIT not in await roles_of(session, by.id):
         return Problem.NOT_YOURS
+    approved = alert.status is AlertStatus.SCHEDULED
     alert.status = AlertStatus.WITHDRAWN
     alert.version += 1
     alert.updated_at = at
+    await _tell(session, alert, "withdrawn", by, at, zone_name,
+                to=[alert.author_official_id, alert.approver_official_id if approved else None])
     return None
 
 
@@ -673,6 +742,26 @@ async def withdraw_pending(session: AsyncSession, alert: Alert, reason: str) -> 
     return (tried.rowcount or 0) + (untried.rowcount or 0)
 
 
+async def hold_in_force(session: AsyncSession, alert: Alert, at: datetime) -> bool:
+    """Take `alert`, in force as this transaction read it, to be ended by the caller; False if it is not any more.
+
+    A guarded UPDATE on its version: of two transactions that both read it in
+    force (two approvers pressing cancel at once, or a cancel and an update's
+    approval), the second finds the version moved (PostgreSQL makes it wait
+    for the first to commit, then evaluates the condition again) and changes
+    nothing. `alert` is reloaded either way, so the caller can say who ended it.
+    """
+    if not is_in_force(alert, at):
+        return False
+    held = await session.execute(
+        update(Alert).where(
+            Alert.id == alert.id, Alert.version == alert.version, Alert.status == AlertStatus.PUBLISHED,
+            Alert.ended_by_id.is_(None),
+        ).values(version=Alert.version + 1, updated_at=at).execution_options(synchronize_session=False))
+    await session.refresh(alert)
+    return held.rowcount == 1 and is_in_force(alert, at)
+
+
 async def cancel_now(session: AsyncSession, original: Alert, approver: Official, at: datetime, *,
                      zone_name: str, channels: Sequence[str] = ()) -> Alert | Problem:
     """The one-tap cancel: a cancellation, published at once to everyone the original reached.
@@ -681,7 +770,7 @@ async def cancel_now(session: AsyncSession, original: Alert, approver: Official,
     """
     if Role.FOCAL_UNIT not in await roles_of(session, approver.id):
         return Problem.NOT_YOURS
-    if not is_in_force(original, at):
+    if not await hold_in_force(session, original, at):
         return Problem.NOT_IN_FORCE
     cancel = Alert(
         code=await new_code(session, at), kind=original.kind, mode=original.mode, msg_type=MessageType.CANCEL,
@@ -718,10 +807,21 @@ async def publish_scheduled(session: AsyncSession, alert_id: int, at: datetime, 
     alert = await session.get(Alert, alert_id, populate_existing=True)
     assert alert is not None
     original = await session.get(Alert, alert.references_id) if alert.references_id is not None else None
-    if (alert.expires_at is not None and alert.expires_at <= at) or (
-            original is not None and not is_in_force(original, at)):
+    lapse: str | None = None
+    if alert.expires_at is not None and alert.expires_at <= at:
+        lapse = "expired"
+    elif original is not None and not await hold_in_force(session, original, at):
+        lapse = "ended"
+    if lapse is not None:
+        # The runner was stopped past its expiry, or the alert it changes was cancelled or
+        # replaced meanwhile: nobody gets it, and the two people behind it are told so.
         alert.status = AlertStatus.WITHDRAWN
         alert.decision_comment = "lapsed before its publication time"
+        alert.version += 1
+        await _tell(session, alert, "lapsed", None, at, zone_name,
+                    to=[alert.author_official_id, alert.approver_official_id], lapse=lapse,
+                    expires=alert.expires_at.isoformat() if alert.expires_at else None,
+                    ref_code=original.code if original is not None else None)
         return None
     await publish(session, alert, at, zone_name=zone_name, channels=channels)
     return alert
@@ -848,8 +948,8 @@ async def _report(session: AsyncSession, alert: Alert, state: Progress, at: date
         user = await session.get(User, official.user_id)
         assert user is not None
         await outbox.enqueue(
-            session, chat_id=user.chat_id, kind=ALERT_REPORT, recipient_user_id=user.id, priority=Priority.NORMAL,
-            dedupe_key=f"alert-report:{alert.id}:{official_id}",
+            session, chat_id=user.chat_id, kind=ALERT_REPORT, recipient_user_id=user.id, priority=Priority.CONTROL,
+            not_before=at, dedupe_key=f"alert-report:{alert.id}:{official_id}",
             params={"alert_id": alert.id, "code": alert.code, "mode": alert.mode.value,
                     "msg_type": alert.msg_type.value, "seconds": round(seconds, 1), **state.as_dict(),
                     "cancel": official_id == alert.approver_official_id and is_in_force(alert, at)},
@@ -910,6 +1010,12 @@ async def message_params(session: AsyncSession, alert: Alert, language: str, zon
 def banner(mode: str, _: Translator) -> str | None:
     label = MODE_BANNERS.get(AlertMode(mode))
     return _(label) if label else None
+
+
+def marked(mode: str, text: str, _: Translator) -> str:
+    """`text` about an alert in `mode`; an exercise's or a test's between its banners, at the top and the bottom."""
+    mark = banner(mode, _)
+    return f"{mark}\n{text}\n{mark}" if mark else text
 
 
 def _when(iso: str | None, _: Translator, zone: ZoneInfo) -> str | None:
@@ -975,11 +1081,9 @@ def _render_message(params: Mapping[str, Any], _: Translator) -> Rendered:
 
 
 @RENDERERS.renderer(ALERT_REVIEW)
-def _render_review(params: Mapping[str, Any], _: Translator) -> Rendered:
+def review_rendered(params: Mapping[str, Any], _: Translator) -> Rendered:
+    """The focal unit's review message (`review_params`): sent at submission, and again from /alerts."""
     lines = []
-    mark = banner(params["mode"], _)
-    if mark:
-        lines.append(mark)
     what = {MessageType.ALERT: N_("📝 An alert waits for your approval: {code}"),
             MessageType.UPDATE: N_("📝 An update waits for your approval: {code}"),
             MessageType.CANCEL: N_("📝 A cancellation waits for your approval: {code}")}
@@ -988,7 +1092,7 @@ def _render_review(params: Mapping[str, Any], _: Translator) -> Rendered:
     lines.append(_("Written by {name}, {agency}", name=params["author"],
                    agency=_.pick(params["agency_vi"], params["agency_en"])))
     alert_id, version = params["alert_id"], params["version"]
-    return Rendered("\n".join(lines), buttons=(
+    return Rendered(marked(params["mode"], "\n".join(lines), _), buttons=(
         (Button(_("👁 Preview"), f"{REVIEW}:pv:{alert_id}"),),
         (Button(_("✅ Approve"), f"{REVIEW}:ap:{alert_id}:{version}"),
          Button(_("⛔ Reject"), f"{REVIEW}:rj:{alert_id}:{version}")),
@@ -998,21 +1102,29 @@ def _render_review(params: Mapping[str, Any], _: Translator) -> Rendered:
 @RENDERERS.renderer(ALERT_DECISION)
 def _render_decision(params: Mapping[str, Any], _: Translator) -> Rendered:
     zone = ZoneInfo(params["tz"])
-    mark = banner(params["mode"], _)
+    code = params["code"]
     match params["decision"]:
         case "rejected":
             text_ = _("⛔ {code} was returned by {name}: {comment}\nEdit it and submit it again, or discard it.",
-                      code=params["code"], name=params["by"], comment=params.get("comment") or "")
+                      code=code, name=params["by"], comment=params.get("comment") or "")
         case "scheduled":
-            text_ = _("✅ {code} was approved by {name}; it will be published at {time}.", code=params["code"],
+            text_ = _("✅ {code} was approved by {name}; it will be published at {time}.", code=code,
                       name=params["by"], time=_when(params["publish_at"], _, zone))
+        case "withdrawn":
+            text_ = _("🗑 {code} was called off by {name}; it will not be published.", code=code, name=params["by"])
+        case "lapsed" if params.get("lapse") == "ended":
+            text_ = _("⌛ {code} was not published at {time}: the alert it changes, {ref}, had ended by then.",
+                      code=code, time=_when(params["publish_at"], _, zone), ref=params.get("ref_code") or "")
+        case "lapsed":
+            text_ = _("⌛ {code} was not published: it expired at {expires}, before its publication time {time}. "
+                      "Write it again if it is still needed.", code=code,
+                      expires=_when(params.get("expires"), _, zone) or "—", time=_when(params["publish_at"], _, zone))
         case _:
-            text_ = _("✅ {code} was approved by {name} and published.", code=params["code"], name=params["by"])
-    return Rendered(f"{mark}\n{text_}" if mark else text_)
+            text_ = _("✅ {code} was approved by {name} and published.", code=code, name=params["by"])
+    return Rendered(marked(params["mode"], text_, _))
 
 
 def report_text(params: Mapping[str, Any], _: Translator) -> str:
-    mark = banner(params["mode"], _)
     minutes, seconds = divmod(int(params["seconds"]), 60)
     lines = [_("📊 Delivery report for {code}", code=params["code"]),
              _("Sent: {sent} of {total}", sent=params["sent"], total=params["total"]),
@@ -1023,9 +1135,7 @@ def report_text(params: Mapping[str, Any], _: Translator) -> str:
     if params.get("unconfirmed"):
         lines.append(_("Unconfirmed (the answer was lost): {n}", n=params["unconfirmed"]))
     lines.append(_("Time: {minutes} min {seconds} s", minutes=minutes, seconds=seconds))
-    if mark:
-        lines = [mark, *lines]
-    return "\n".join(lines)
+    return marked(params["mode"], "\n".join(lines), _)
 
 
 @RENDERERS.renderer(ALERT_REPORT)
@@ -1039,11 +1149,7 @@ def _render_report(params: Mapping[str, Any], _: Translator) -> Rendered:
 def progress_rendered(alert: Alert, state: Progress, rate: float | None, _: Translator, *, finished: bool,
                       in_force_now: bool) -> Rendered:
     """The approver's progress message, edited in place while the alert is delivered."""
-    lines = []
-    mark = banner(alert.mode.value, _)
-    if mark:
-        lines.append(mark)
-    lines.append(_("📤 Delivered {code}", code=alert.code) if finished else _("📤 Delivering {code}", code=alert.code))
+    lines = [_("📤 Delivered {code}", code=alert.code) if finished else _("📤 Delivering {code}", code=alert.code)]
     lines.append(_("Sent {sent} of {total} · failed {failed} · left {left}", sent=state.sent, total=state.total,
                    failed=state.failed + state.blocked, left=state.left))
     if not finished and rate:
@@ -1055,4 +1161,4 @@ def progress_rendered(alert: Alert, state: Progress, rate: float | None, _: Tran
     buttons: tuple[tuple[Button, ...], ...] = ()
     if in_force_now:
         buttons = ((Button(_("🛑 Cancel this alert"), f"{CANCEL_NOW}{alert.id}"),),)
-    return Rendered("\n".join(lines), buttons=buttons)
+    return Rendered(marked(alert.mode.value, "\n".join(lines), _), buttons=buttons)

@@ -8,7 +8,8 @@ English when given), and in each an `<area>` with the communes' polygons (the
 province's outline for a province-wide alert). CAP polygons have no holes, so
 only outer rings are given, as "lat,lon" pairs closed on the first point.
 
-`tests/test_cap.py` validates the output against the OASIS schema.
+`tests/test_alerts.py` validates the output against the OASIS schema;
+bot/cap_http.py serves it to other systems.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alerts
+from bot.config import CAP_FORBIDDEN
 from bot.i18n import translator
 from storage.models import Agency, Alert, Province
 from storage.models.alerts import AlertMode, AlertStatus, MessageType
@@ -53,6 +55,21 @@ def cap_time(at: datetime, zone: ZoneInfo) -> str:
 
 def identifier(alert: Alert, province_code: str) -> str:
     return f"{province_code}-{alert.code}"
+
+
+def _safe(value: str) -> str:
+    """CAP forbids spaces, commas, "<" and "&" in `sender` and `identifier`."""
+    return "".join(c for c in value if not c.isspace() and c not in CAP_FORBIDDEN)
+
+
+async def province_code(session: AsyncSession) -> str:
+    code = await session.scalar(select(Province.code).limit(1))
+    return _safe(code or "") or "CONGDAN"
+
+
+async def sender_of(session: AsyncSession, configured: str) -> str:
+    """`ALERT_CAP_SENDER` (checked at start), else "congdan@<province code>"."""
+    return configured or f"congdan@{(await province_code(session)).lower()}"
 
 
 def _rings(geometry: BaseGeometry | None) -> Iterator[str]:
@@ -108,8 +125,7 @@ async def chain(session: AsyncSession, alert: Alert) -> list[Alert]:
 
 async def document(session: AsyncSession, alert: Alert, *, sender: str, zone: ZoneInfo, at: datetime) -> bytes:
     """The CAP 1.2 XML of `alert` (UTF-8, with the XML declaration)."""
-    province = await session.scalar(select(Province).limit(1))
-    code = province.code if province else "CONGDAN"
+    code = await province_code(session)
     agency = await session.get(Agency, alert.agency_id)
     assert agency is not None
     area = await area_of(session, alert)

@@ -21,6 +21,8 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 SUPPORTED_LANGUAGES = ("vi", "en")
 CONFIG_FILE_ENV = "CONGDAN_CONFIG"
 DEFAULT_CONFIG_FILE = "congdan.toml"
+# CAP 1.2 forbids these (and white space) in `sender` and `identifier`.
+CAP_FORBIDDEN = ",<&"
 
 
 class ConfigError(Exception):
@@ -71,6 +73,9 @@ class Settings:
     # How often scheduled alerts are looked for, and the approver's progress message edited.
     alert_tick_seconds: float = 1.0
     alert_progress_seconds: float = 3.0
+    # CAP documents over HTTP for other systems (bot/cap_http.py); 0: not served.
+    cap_http_port: int = 0
+    cap_http_host: str = "127.0.0.1"
 
     @property
     def sender_in_flight(self) -> int:
@@ -160,6 +165,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "alert_channels": _as_chats,
     "alert_tick_seconds": _as_float,
     "alert_progress_seconds": _as_float,
+    "cap_http_port": _as_int(0),
 }
 
 
@@ -244,6 +250,13 @@ def _check(s: Settings, require_token: bool) -> list[str]:
         problems.append("OUTBOX_PER_SECOND: at most 1000 (Telegram's paid broadcast limit)")
     if s.max_photos > 10:
         problems.append("MAX_PHOTOS: at most 10 (a Telegram album holds 10)")
+    if any(c.isspace() or c in CAP_FORBIDDEN for c in s.alert_cap_sender):
+        problems.append(f"ALERT_CAP_SENDER: {s.alert_cap_sender!r} may not contain spaces, commas, "
+                        "'<' or '&' (CAP 1.2), e.g. canhbao@caobang.gov.vn")
+    if s.cap_http_port > 65535:
+        problems.append("CAP_HTTP_PORT: at most 65535 (0 turns the CAP server off)")
+    if s.cap_http_port and not s.cap_http_host:
+        problems.append("CAP_HTTP_HOST: empty; 127.0.0.1 serves this machine only, 0.0.0.0 every interface")
     return problems
 
 

@@ -14,6 +14,7 @@ from types import TracebackType
 from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot.cap_http import Source, start_cap_server
 from bot.config import Settings
 from bot.delivery import SenderConfig
 from bot.deps import Deps, no_sender
@@ -27,6 +28,7 @@ COMMANDS = (
     ("myreports", N_("My reports")),
     ("alerts", N_("Alerts in force")),
     ("subscribe", N_("Alert settings")),
+    ("unsubscribe", N_("Stop all alerts")),
     ("cancel", N_("Cancel what I am doing")),
     ("language", N_("Language")),
     ("help", N_("Help")),
@@ -34,6 +36,8 @@ COMMANDS = (
 )
 
 SENDER_KEY = "sender"
+# The CAP documents' HTTP server (bot/cap_http.py), when CAP_HTTP_PORT is set.
+CAP_SERVER_KEY = "cap_server"
 # The scheduler (calendar reloads, and the timed work where enabled), while it runs.
 SCHEDULER_KEY = "scheduler"
 # Commits in this process wake the sender at once; the poll is only the
@@ -86,8 +90,13 @@ async def _post_init(app: Application, *, settings: Settings, sender_config: Sen
         commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=language)
     await app.bot.set_my_commands([BotCommand(n, translator("vi")(d)) for n, d in COMMANDS])
-    # Last, so that a failure above leaves no sender task behind.
     deps: Deps = app.bot_data["deps"]
+    if settings.cap_http_port:
+        # Before the sender: a port already taken stops the start with nothing left running.
+        app.bot_data[CAP_SERVER_KEY] = await start_cap_server(
+            Source(deps.sessions, settings.alert_cap_sender, settings.zone, deps.now),
+            host=settings.cap_http_host, port=settings.cap_http_port)
+    # Last, so that a failure above leaves no sender task behind.
     sender = await start_sender(
         settings,
         deps.sessions,
@@ -118,6 +127,9 @@ async def stop_sender(app: Application) -> None:
     """Stop the application's outbox sender, if it runs; calling it again does nothing."""
     # The scheduler first: what it enqueues on its way out is still sent.
     await stop_scheduler(app)
+    cap_server = app.bot_data.pop(CAP_SERVER_KEY, None)
+    if cap_server is not None:
+        await cap_server.stop()
     sender: RunningSender | None = app.bot_data.pop(SENDER_KEY, None)
     if sender is None:
         return

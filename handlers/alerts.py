@@ -59,7 +59,7 @@ from handlers.officials import refusal_text
 from handlers.photos import rejection_text
 from handlers.scope import PLATFORM, Scope, deps_of, user_scope
 from storage.media import MediaKind
-from storage.models import Alert, Official, PendingInput, Province, User
+from storage.models import Alert, Official, PendingInput, User
 from storage.models.alerts import FILENAME_MAX, AlertMode, AlertStatus, MessageType
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
 PROGRESS_KEY = "alert_progress"
 PREVIEW_HEADER = N_("👁 Preview: what subscribers will see, in Vietnamese and in English. Nothing has been sent.")
 INACTIVE = N_("This alert is no longer at this step.")
+NOT_SEEN = N_("Only the authors of the agency that wrote this alert and the focal unit can open it.")
 
 FIELD_LABELS = {
     "headline_vi": N_("Headline (Vietnamese)"), "description_vi": N_("Text (Vietnamese)"),
@@ -315,10 +316,13 @@ async def _draft_action(s: Scope, update: Update, deps: Deps, verb: str, args: l
     alert = await s.session.get(Alert, int(args[0])) if args and args[0].isdigit() else None
     if alert is None:
         return Answer(problem_text(Problem.NOT_FOUND, _), alert=True)
+    refused = await _unseen(s, alert, author, deps, f"{DRAFT}{verb}")
+    if refused is not None:
+        return refused
     if verb == "pv":
         return await _preview(s.session, alert, deps, _)
     if verb == "x":
-        problem = await alerts.withdraw(s.session, alert, author, now)
+        problem = await alerts.withdraw(s.session, alert, author, now, zone_name=deps.settings.timezone)
         if problem is not None:
             return Answer(problem_text(problem, _), alert=True)
         return Answer(_("Withdrawn."), edit=await draft_card(s.session, alert, deps, _))
@@ -330,15 +334,30 @@ async def _draft_action(s: Scope, update: Update, deps: Deps, verb: str, args: l
     return await _edit_step(s, alert, author, deps, verb, args[1:], now)
 
 
+async def _unseen(s: Scope, alert: Alert, official: Official, deps: Deps, what: str) -> Answer | None:
+    """A refusal, logged, if `official` may not open this alert (bot.alerts.may_see)."""
+    if await alerts.may_see(s.session, alert, official):
+        return None
+    officials.audit(s.session, officials.AuditAction.REFUSED, Problem.NOT_YOURS.value,
+                    officials.Actor.of_user(s.user, official), at=deps.now(), subject_official_id=official.id,
+                    what=what[:64], alert=alert.code)
+    return Answer(s._(NOT_SEEN), alert=True)
+
+
 async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb: str, args: list[str],
                      now: datetime) -> Answer:
     _ = s._
+
+    def mark(text: str) -> str:
+        # Every screen about an exercise or a test says so, at the top and the bottom.
+        return alerts.marked(alert.mode.value, text, _)
+
     match verb, args:
         case "c", [name] if name in alerts.CHOICES:
             options = [(_(CHOICE_LABELS[name][member]), f"{DRAFT}s:{alert.id}:{name}:{member.value}")
                        for member in alerts.CHOICES[name]]
             rows = [options[i:i + 2] for i in range(0, len(options), 2)] + [_back(alert.id, _)]
-            return Answer(edit=(_("Choose: {field}", field=_(FIELD_LABELS[name])), inline(rows)))
+            return Answer(edit=(mark(_("Choose: {field}", field=_(FIELD_LABELS[name]))), inline(rows)))
         case "s", [name, value]:
             problem = alerts.set_choice(alert, name, value, now)
             if problem is not None:
@@ -347,9 +366,9 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
         case "t", [name] if name in alerts.TEXT_LIMITS:
             await prompts.ask(s.session, s.user.id, TEXT_PURPOSE, now, data={"alert_id": alert.id, "field": name})
             hint = _("Type “-” to leave it empty.") if name in OPTIONAL_TEXTS else ""
-            return Answer(send=[(" ".join(filter(None, [
+            return Answer(send=[(mark(" ".join(filter(None, [
                 _("Type the text for “{field}” (at most {max} characters).", field=_(FIELD_LABELS[name]),
-                  max=alerts.TEXT_LIMITS[name]), hint, _("Send /cancel to stop.")])), None)])
+                  max=alerts.TEXT_LIMITS[name]), hint, _("Send /cancel to stop.")]))), None)])
         case "a", [page]:
             return Answer(edit=await _areas(s.session, alert, int(page) if page.isdigit() else 0, _))
         case "ac", [agency_id, page]:
@@ -361,9 +380,9 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
             return Answer(edit=await draft_card(s.session, alert, deps, _))
         case "w", []:
             rows = [[(_(FIELD_LABELS[name]), f"{DRAFT}wt:{alert.id}:{name}")] for name in alerts.TIMES]
-            return Answer(edit=(_("Which time?"), inline([*rows, _back(alert.id, _)])))
+            return Answer(edit=(mark(_("Which time?")), inline([*rows, _back(alert.id, _)])))
         case "wt", [name] if name in alerts.TIMES:
-            return Answer(edit=(_("{field}: choose, or type a time.", field=_(FIELD_LABELS[name])),
+            return Answer(edit=(mark(_("{field}: choose, or type a time.", field=_(FIELD_LABELS[name]))),
                                 inline(_time_options(alert.id, name, _))))
         case "wq", [name, hours] if name in alerts.TIMES and hours.isdigit():
             value = now + timedelta(hours=int(hours)) if int(hours) else None
@@ -373,13 +392,13 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
             return Answer(edit=await draft_card(s.session, alert, deps, _))
         case "wk", [name] if name in alerts.TIMES:
             await prompts.ask(s.session, s.user.id, TIME_PURPOSE, now, data={"alert_id": alert.id, "field": name})
-            return Answer(send=[(_("Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
-                                   example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy")),
-                                 None)])
+            return Answer(send=[(mark(_(
+                "Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
+                example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy"))), None)])
         case "f", []:
             await prompts.ask(s.session, s.user.id, FILE_PURPOSE, now, data={"alert_id": alert.id})
             rows = [[(_("🗑 Remove the attachment"), f"{DRAFT}fx:{alert.id}")]] if alert.attachment_key else []
-            return Answer(send=[(_("Send one photo or one document (a PDF, for example). Send /cancel to stop."),
+            return Answer(send=[(mark(_("Send one photo or one document (a PDF, for example). Send /cancel to stop.")),
                                  inline(rows) if rows else None)])
         case "fx", []:
             alerts.set_attachment(alert, None, None, False, now)
@@ -424,11 +443,12 @@ async def _areas(session: AsyncSession, alert: Alert, page: int, _: Translator
         rows.append(nav)
     rows.append([(("✅ " if alert.whole_province else "⬜ ") + _("The whole province"), f"{DRAFT}aw:{alert.id}")])
     rows.append(_back(alert.id, _))
-    return _("Choose the communes the alert is for, or the whole province."), inline(rows)
+    return alerts.marked(alert.mode.value, _("Choose the communes the alert is for, or the whole province."),
+                         _), inline(rows)
 
 
 async def _preview(session: AsyncSession, alert: Alert, deps: Deps, _: Translator) -> Answer:
-    rendered: list[Outgoing] = [(_(PREVIEW_HEADER), None)]
+    rendered: list[Outgoing] = [(alerts.marked(alert.mode.value, _(PREVIEW_HEADER), _), None)]
     for language in ("vi", "en"):
         params = await alerts.message_params(session, alert, language, deps.settings.timezone)
         rendered.append(alerts.message_rendered(params))
@@ -650,17 +670,27 @@ async def _review_action(s: Scope, update: Update, deps: Deps, verb: str, number
         viewer = await _official(s, update, deps, alerts.AUTHOR_ROLES | alerts.APPROVER_ROLES, f"{REVIEW}pv")
         if isinstance(viewer, str):
             return Answer(viewer, alert=True), None
-        return await _preview(s.session, alert, deps, _), None
+        return await _unseen(s, alert, viewer, deps, f"{REVIEW}pv") or await _preview(s.session, alert, deps, _), None
     approver = await _official(s, update, deps, alerts.APPROVER_ROLES, f"{REVIEW}{verb}")
     if isinstance(approver, str):
         return Answer(approver, alert=True), None
+
+    def mark(text: str) -> str:
+        return alerts.marked(alert.mode.value, text, _)
+
     if verb == "x":
         cancel = await alerts.cancel_now(s.session, alert, approver, now, zone_name=deps.settings.timezone,
                                          channels=deps.settings.alert_channels)
         if isinstance(cancel, Problem):
             return Answer(await _ended_text(s.session, alert, deps, _) or problem_text(cancel, _), alert=True), None
-        return Answer(_("🛑 {code} is cancelled; the cancellation goes to everyone it reached.", code=alert.code),
-                      alert=True), cancel
+        return Answer(mark(_("🛑 {code} is cancelled; the cancellation goes to everyone it reached.",
+                             code=alert.code)), alert=True), cancel
+    if verb == "r":
+        # From /alerts: the review message again, for whoever did not get it or lost it.
+        if alert.status is not AlertStatus.SUBMITTED:
+            return Answer(_(INACTIVE), alert=True), None
+        rendered = alerts.review_rendered(await alerts.review_params(s.session, alert), _)
+        return Answer(send=[rendered]), None
     version = numbers[1] if len(numbers) > 1 else -1
     problem = await alerts.check_decision(s.session, alert, approver, version)
     if problem is not None:
@@ -673,22 +703,22 @@ async def _review_action(s: Scope, update: Update, deps: Deps, verb: str, number
         case "ap":
             return Answer(edit=await _confirmation(s.session, alert, deps, _)), None
         case "bk":
-            return Answer(edit=(_("Not published yet. {code} still waits for a decision.", code=alert.code),
+            return Answer(edit=(mark(_("Not published yet. {code} still waits for a decision.", code=alert.code)),
                                 _review_buttons(alert, _))), None
         case "rj":
             await prompts.ask(s.session, s.user.id, REJECT_PURPOSE, now,
                               data={"alert_id": alert.id, "version": alert.version})
-            return Answer(send=[(_("Type why you return {code} to its author. Send /cancel to stop.",
-                                   code=alert.code), None)]), None
+            return Answer(send=[(mark(_("Type why you return {code} to its author. Send /cancel to stop.",
+                                        code=alert.code)), None)]), None
         case "ok":
             approved = await alerts.approve(s.session, alert, approver, version, now,
                                             zone_name=deps.settings.timezone, channels=deps.settings.alert_channels)
             if isinstance(approved, Problem):
                 return Answer(problem_text(approved, _), alert=True), None
             if approved.recipients is None:
-                return Answer(edit=(_("✅ Approved. {code} will be published at {time}.", code=alert.code,
-                                      time=_when(alert.publish_at, _, deps)), None)), None
-            return Answer(edit=(_("✅ Approved and published: {code}.", code=alert.code), None)), alert
+                return Answer(edit=(mark(_("✅ Approved. {code} will be published at {time}.", code=alert.code,
+                                           time=_when(alert.publish_at, _, deps))), None)), None
+            return Answer(edit=(mark(_("✅ Approved and published: {code}.", code=alert.code)), None)), alert
     return Answer(_(INACTIVE), alert=True), None
 
 
@@ -709,9 +739,9 @@ async def _confirmation(session: AsyncSession, alert: Alert, deps: Deps, _: Tran
                  when=_("at {time}", time=when) if when else _("now"))
         button = _("🚨 Publish the REAL alert")
     else:
-        text = "\n".join([alerts.banner(alert.mode.value, _) or "", _(
+        text = alerts.marked(alert.mode.value, _(
             "{code} will go to {n} test subscribers {when}.", code=alert.code, n=people,
-            when=_("at {time}", time=when) if when else _("now"))])
+            when=_("at {time}", time=when) if when else _("now")), _)
         button = _("🧪 Publish the exercise") if alert.mode is AlertMode.EXERCISE else _("🔧 Publish the test")
     return text, inline([[(button, f"{REVIEW}ok:{alert.id}:{alert.version}")],
                          [(_("↩️ Back"), f"{REVIEW}bk:{alert.id}:{alert.version}")]])
@@ -751,7 +781,8 @@ async def on_reject_comment(update: Update, context: ContextTypes.DEFAULT_TYPE, 
         return s._("Type the reason as text. Send /cancel to stop.")
     if problem is not None:
         return problem_text(problem, s._)
-    return s._("⛔ {code} was returned to its author with your comment.", code=alert.code)
+    return alerts.marked(alert.mode.value, s._("⛔ {code} was returned to its author with your comment.",
+                                                 code=alert.code), s._)
 
 
 # --- /alerts: what is in force ------------------------------------------------------------------------------
@@ -769,7 +800,7 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         lines = [_("🚨 Alerts in force") if current else _("No alert is in force now.")]
         rows = []
         for alert in current:
-            mark = "" if alert.mode is AlertMode.ACTUAL else f"{_(MODE_LABELS[alert.mode])} · "
+            mark = _mode_mark(alert, _)
             headline = alert.headline_en if _.language == "en" and alert.headline_en else alert.headline_vi
             lines.append(f"{SEVERITY_ICONS[alert.severity]} {mark}{headline} ({alert.code}) — "
                          + _("until {time}", time=_when(alert.expires_at, _, deps) or "—"))
@@ -779,8 +810,22 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             work = await alerts.open_work(s.session, official)
             if work:
                 lines += ["", _("Your alerts not yet published:")]
-                rows += [[(f"📝 {a.code} · {_short(a.headline_vi, 40)}", f"{DRAFT}o:{a.id}")] for a in work]
+                rows += [[(f"📝 {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{DRAFT}o:{a.id}")]
+                         for a in work]
+            focal = await alerts.focal_work(s.session, official)
+            if focal.waiting:
+                lines += ["", _("Waiting for the focal unit's approval:")]
+                rows += [[(f"⏳ {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{REVIEW}r:{a.id}")]
+                         for a in focal.waiting]
+            if focal.scheduled:
+                lines += ["", _("Approved, to be published later (open one to call it off):")]
+                rows += [[(f"⏰ {_mode_mark(a, _)}{a.code} · {_when(a.publish_at, _, deps)}", f"{DRAFT}o:{a.id}")]
+                         for a in focal.scheduled]
     await message.reply_text("\n".join(lines), reply_markup=inline(rows) if rows else None)
+
+
+def _mode_mark(alert: Alert, _: Translator) -> str:
+    return "" if alert.mode is AlertMode.ACTUAL else f"{_(MODE_LABELS[alert.mode])} · "
 
 
 async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
@@ -793,7 +838,7 @@ async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
     if alert.status is not AlertStatus.PUBLISHED or (alert.mode is not AlertMode.ACTUAL and not drills_ok):
         return Answer(_(INACTIVE), alert=True)
     if verb == "cap":
-        sender = deps.settings.alert_cap_sender or await _default_sender(s.session)
+        sender = await cap.sender_of(s.session, deps.settings.alert_cap_sender)
         document = await cap.document(s.session, alert, sender=sender, zone=_zone(deps), at=now)
         return Answer(document=(document, f"{alert.code}.xml"))
     language = s.user.language if s.user.language in ("vi", "en") else "vi"
@@ -809,12 +854,7 @@ async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
             rows.append([(_("🛑 Cancel this alert"), f"{alerts.CANCEL_NOW}{alert.id}")])
     rendered = alerts.message_rendered(params)
     return Answer(send=[Rendered(rendered.text, photo_keys=rendered.photo_keys, documents=rendered.documents),
-                        (_("{code}: more", code=alert.code), inline(rows))])
-
-
-async def _default_sender(session: AsyncSession) -> str:
-    code = await session.scalar(select(Province.code).limit(1))
-    return f"congdan@{(code or 'province').lower()}"
+                        (alerts.marked(alert.mode.value, _("{code}: more", code=alert.code), _), inline(rows))])
 
 
 # --- /subscribe, /unsubscribe and the settings screen -----------------------------------------------------------

@@ -53,9 +53,12 @@ async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 HELP = N_(
     "This bot takes reports about problems in public life and passes them to the "
-    "responsible agency of the province.\n\n"
+    "responsible agency of the province, and brings you the province's alerts.\n\n"
     "/report — send a report with photos and the place\n"
     "/myreports — follow your reports, withdraw one not yet received\n"
+    "/alerts — the province's alerts in force\n"
+    "/subscribe — choose which alerts you receive: the whole province or your communes\n"
+    "/unsubscribe — stop all alerts at once\n"
     "/cancel — leave what you are doing\n"
     "/language — Tiếng Việt or English\n"
     "/start — register or see your details\n\n"

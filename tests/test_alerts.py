@@ -9,18 +9,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from capvalidator import Validator
 from lxml import etree
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import alerts, cap, subscriptions
+from bot import alerts, cap, cap_http, outbox, subscriptions
 from bot.alerts import ALERT_MESSAGE, Problem
+from bot.config import ConfigError, load_settings
 from bot.i18n import translator
 from bot.province import import_province
 from bot.rendering import RENDERERS
 from bot.sandbox import province_file
+from storage.db import create_engine, session_factory
 from storage.models import (
     Agency,
     Alert,
@@ -31,6 +34,7 @@ from storage.models import (
     User,
 )
 from storage.models.alerts import (
+    AlertKind,
     AlertMode,
     AlertStatus,
     Category,
@@ -104,9 +108,13 @@ async def _world(sessions: Sessions) -> World:
 
 
 async def _draft(sessions: Sessions, world: World, mode: AlertMode = AlertMode.ACTUAL,
-                 communes: tuple[Agency, ...] = ()) -> int:
+                 communes: tuple[Agency, ...] = (), *, kind: AlertKind = AlertKind.ALERT,
+                 publish_at: datetime | None = None, expires_at: datetime | None = None) -> int:
     async with sessions.begin() as session:
         alert = await alerts.new_draft(session, world.author, mode, NOW)
+        assert alerts.set_choice(alert, "kind", kind, NOW) is None
+        assert alerts.set_time(alert, "publish_at", publish_at, NOW) is None
+        assert alerts.set_time(alert, "expires_at", expires_at, NOW) is None
         assert alerts.set_choice(alert, "category", Category.MET, NOW) is None
         assert alerts.set_choice(alert, "severity", Severity.SEVERE, NOW) is None
         assert alerts.set_choice(alert, "urgency", Urgency.IMMEDIATE, NOW) is None
@@ -377,3 +385,210 @@ async def test_a_draft_cap_document_says_draft(sessions: Sessions) -> None:
 def test_every_mode_has_a_label(mode: AlertMode) -> None:
     assert mode in alerts.MODE_LABELS
     assert (mode is AlertMode.ACTUAL) == (mode not in alerts.MODE_BANNERS)
+
+
+# --- who goes first, who may look, races, lapses, CAP over HTTP ---------------------------------------------
+
+
+async def test_the_alert_desk_goes_first_and_announcements_last(sessions: Sessions) -> None:
+    """While an announcement and an urgent alert are being broadcast, the sender takes first the
+    messages to the people running alerts (a new review, the decisions), then the urgent alert,
+    then what one person waits for (a citizen's result, an agency card), the announcement last."""
+    world = await _world(sessions)
+    announcement = await _draft(sessions, world, kind=AlertKind.ANNOUNCEMENT)
+    await _approve(sessions, announcement, world.approver)
+    urgent = await _draft(sessions, world)
+    await _approve(sessions, urgent, world.approver, NOW + timedelta(minutes=1))
+    async with sessions.begin() as session:
+        later = NOW + timedelta(minutes=2)
+        await outbox.enqueue(session, chat_id="citizen", kind="test.result", params={}, priority=Priority.NORMAL,
+                             not_before=later)
+        await outbox.enqueue(session, chat_id="agency-group", kind="test.card", params={},
+                             priority=Priority.ROUTINE, not_before=later)
+        # A correction submitted while both broadcasts are under way.
+        correction = await alerts.new_draft(session, world.author, AlertMode.ACTUAL, NOW)
+        alerts.set_text(correction, "headline_vi", "Đính chính: lũ quét ở suối Nậm Cắt", NOW)
+        alerts.set_text(correction, "description_vi", "Thời gian lũ dự kiến là 15 giờ.", NOW)
+        assert await alerts.submit(session, correction, world.author, NOW + timedelta(minutes=3)) == 1
+
+    def label(row: outbox.Claimed) -> str:
+        if row.kind in (alerts.ALERT_REVIEW, alerts.ALERT_DECISION):
+            return "desk"
+        if row.kind == ALERT_MESSAGE:
+            return row.params["kind"]
+        return row.kind
+
+    order: list[str] = []
+    while claimed := await outbox.claim(sessions, worker="test", limit=1, now=NOW + timedelta(hours=1)):
+        order += [label(row) for row in claimed]
+        for row in claimed:
+            assert await outbox.mark_sent(sessions, row, message_id="1", now=NOW)
+    assert order == ["desk"] * 5 + ["alert"] * 4 + ["test.result", "test.card"] + ["announcement"] * 4
+
+
+async def test_drafts_are_seen_by_their_agency_and_the_focal_unit_only(sessions: Sessions) -> None:
+    world = await _world(sessions)
+    async with sessions.begin() as session:
+        colleague = await _official(session, "Đồng nghiệp", await session.get(Agency, world.author.agency_id),
+                                    Role.ALERT_AUTHOR)
+        stranger = await _official(session, "Người ngoài", world.xa01, Role.ALERT_AUTHOR)
+        alert = await alerts.new_draft(session, world.author, AlertMode.ACTUAL, NOW)
+        seen = {name: await alerts.may_see(session, alert, official) for name, official in (
+            ("author", world.author), ("colleague", colleague), ("focal", world.approver), ("stranger", stranger))}
+    assert seen == {"author": True, "colleague": True, "focal": True, "stranger": False}
+
+
+async def test_two_cancels_at_once_publish_one(sessions: Sessions, database_url: str) -> None:
+    """Two approvers press cancel at the same moment: both read the alert in force, one cancellation goes out."""
+    world = await _world(sessions)
+    alert_id = await _draft(sessions, world)
+    await _approve(sessions, alert_id, world.approver)
+    async with sessions.begin() as session:
+        second_approver = await _official(session, "Người duyệt thứ hai",
+                                          await session.get(Agency, world.approver.agency_id), Role.FOCAL_UNIT)
+    later = NOW + timedelta(minutes=2)
+    # The other press comes through a connection of its own, as from another process.
+    other_engine = create_engine(database_url)
+    try:
+        async with sessions.begin() as first:
+            read_first = await first.get(Alert, alert_id)
+            assert read_first is not None and alerts.is_in_force(read_first, later)
+            async with session_factory(other_engine).begin() as second:
+                read_second = await second.get(Alert, alert_id)
+                assert read_second is not None
+                cancel = await alerts.cancel_now(second, read_second, second_approver, later, zone_name=ZONE)
+            assert isinstance(cancel, Alert)
+            again = await alerts.cancel_now(first, read_first, world.approver, later, zone_name=ZONE)
+            assert again is Problem.NOT_IN_FORCE
+            # Reloaded: the refusal can say who cancelled it.
+            assert read_first.ended_by_id == cancel.id
+    finally:
+        await other_engine.dispose()
+    async with sessions() as session:
+        cancels = (await session.scalars(select(Alert).where(Alert.references_id == alert_id))).all()
+    assert [c.id for c in cancels] == [cancel.id]
+
+
+async def _decisions(sessions: Sessions, alert_id: int) -> dict[int, str]:
+    """recipient user id -> the decision message's text (Vietnamese)."""
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == alerts.ALERT_DECISION))).all()
+    return {r.recipient_user_id: RENDERERS.render(alerts.ALERT_DECISION, r.params, translator("vi")).text
+            for r in rows if r.params["alert_id"] == alert_id and r.params["decision"] == "lapsed"}
+
+
+async def test_a_scheduled_alert_that_lapses_is_reported_to_its_author_and_approver(sessions: Sessions) -> None:
+    world = await _world(sessions)
+    # Due in an hour, expiring in two; the runner is down until three hours from now.
+    lapses = await _draft(sessions, world, publish_at=NOW + timedelta(hours=1), expires_at=NOW + timedelta(hours=2))
+    assert (await _approve(sessions, lapses, world.approver)).recipients is None  # type: ignore[union-attr]
+    # An update due in an hour, of an alert cancelled before then.
+    original = await _draft(sessions, world)
+    await _approve(sessions, original, world.approver)
+    async with sessions.begin() as session:
+        first = await session.get(Alert, original)
+        assert first is not None
+        change = await alerts.draft_change(session, world.author, first, MessageType.UPDATE, NOW)
+        assert isinstance(change, Alert)
+        alerts.set_time(change, "publish_at", NOW + timedelta(hours=1), NOW)
+        assert await alerts.submit(session, change, world.author, NOW) == 1
+        update_id = change.id
+    assert (await _approve(sessions, update_id, world.approver)).recipients is None  # type: ignore[union-attr]
+    async with sessions.begin() as session:
+        first = await session.get(Alert, original)
+        assert isinstance(await alerts.cancel_now(session, first, world.approver, NOW + timedelta(minutes=30),
+                                                  zone_name=ZONE), Alert)
+
+    ticked = await alerts.tick(sessions, NOW + timedelta(hours=3), zone_name=ZONE)
+    assert ticked.published == ()
+    async with sessions() as session:
+        codes = {}
+        for alert_id in (lapses, update_id):
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None and alert.status is AlertStatus.WITHDRAWN
+            codes[alert_id] = alert.code
+        author = await session.get(Official, world.author.id)
+        approver = await session.get(Official, world.approver.id)
+        assert author is not None and approver is not None
+        people = {author.user_id, approver.user_id}
+    assert await _rows(sessions, lapses) == [] and await _rows(sessions, update_id) == []
+    expired = await _decisions(sessions, lapses)
+    assert set(expired) == people
+    assert all(codes[lapses] in text and "12:00 25/11/2026" in text for text in expired.values())
+    ended = await _decisions(sessions, update_id)
+    assert set(ended) == people
+    async with sessions() as session:
+        original_code = (await session.get(Alert, original)).code  # type: ignore[union-attr]
+    assert all(codes[update_id] in text and original_code in text for text in ended.values())
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+async def test_cap_documents_over_http(sessions: Sessions) -> None:
+    """Other systems poll the Atom index and fetch each valid CAP 1.2 document; drills only when asked."""
+    world = await _world(sessions)
+    original = await _draft(sessions, world, communes=(world.xa01,))
+    await _approve(sessions, original, world.approver)
+    async with sessions.begin() as session:
+        first = await session.get(Alert, original)
+        assert first is not None
+        change = await alerts.draft_change(session, world.author, first, MessageType.UPDATE, NOW)
+        assert isinstance(change, Alert)
+        assert alerts.set_text(change, "description_vi", "Nước đã rút một phần.", NOW) is None
+        assert await alerts.submit(session, change, world.author, NOW) == 1
+        update_id = change.id
+    await _approve(sessions, update_id, world.approver, NOW + timedelta(minutes=5))
+    drill = await _draft(sessions, world, mode=AlertMode.EXERCISE)
+    await _approve(sessions, drill, world.approver, NOW + timedelta(minutes=6))
+    waiting = await _draft(sessions, world)
+    async with sessions() as session:
+        code = {i: (await session.get(Alert, i)).code for i in (original, update_id, drill, waiting)}  # type: ignore
+
+    source = cap_http.Source(sessions, "", ZoneInfo(ZONE), lambda: NOW + timedelta(minutes=10))
+    server = await cap_http.start_cap_server(source, host="127.0.0.1", port=0)
+    try:
+        async with aiohttp.ClientSession() as client:
+            async def get(path: str) -> tuple[int, str, bytes]:
+                async with client.get(f"{server.url}/cap/{path}") as response:
+                    return response.status, response.content_type, await response.read()
+
+            status, kind, body = await get("feed.atom")
+            assert (status, kind) == (200, cap_http.ATOM_TYPE)
+            feed = etree.fromstring(body)
+            links = [e.find(f"{ATOM}link").get("href") for e in feed.iter(f"{ATOM}entry")]
+            assert links == [f"DEMO-{code[update_id]}.xml", f"DEMO-{code[original]}.xml"]
+            assert feed.find(f"{ATOM}entry/{{{cap.NAMESPACE}}}msgType").text == "Update"
+            everything = etree.fromstring((await get("feed.atom?status=all"))[2])
+            assert [e.find(f"{ATOM}link").get("href") for e in everything.iter(f"{ATOM}entry")][0] == (
+                f"DEMO-{code[drill]}.xml")
+            assert (await get("feed.atom?status=bogus"))[0] == 400
+
+            status, kind, document = await get(links[0])
+            assert (status, kind) == (200, cap_http.CAP_TYPE)
+            valid, errors = Validator(document).schema()
+            assert valid, errors
+            root = etree.fromstring(document)
+            namespaces = {"cap": cap.NAMESPACE}
+            assert root.findtext("cap:msgType", namespaces=namespaces) == "Update"
+            assert root.findtext("cap:sender", namespaces=namespaces) == "congdan@demo"
+            assert root.findtext("cap:references", namespaces=namespaces) == (
+                f"congdan@demo,DEMO-{code[original]},2026-11-25T10:00:00+07:00")
+            assert Validator((await get(links[1]))[2]).schema()[0]
+            assert (await get(f"DEMO-{code[drill]}.xml"))[0] == 200
+            # Nothing that was not published.
+            assert (await get(f"DEMO-{code[waiting]}.xml"))[0] == 404
+            assert (await get("XX-CB-2026-000001.xml"))[0] == 404
+    finally:
+        await server.stop()
+
+
+def test_the_cap_sender_is_checked_at_start() -> None:
+    with pytest.raises(ConfigError, match="ALERT_CAP_SENDER"):
+        load_settings({"ALERT_CAP_SENDER": "Sở KHCN, Cao Bằng"}, require_token=False)
+    with pytest.raises(ConfigError, match="ALERT_CAP_SENDER"):
+        load_settings({"ALERT_CAP_SENDER": "a&b<c"}, require_token=False)
+    settings = load_settings({"ALERT_CAP_SENDER": "canhbao@caobang.gov.vn", "CAP_HTTP_PORT": "8088"},
+                             require_token=False)
+    assert (settings.alert_cap_sender, settings.cap_http_port, settings.cap_http_host) == (
+        "canhbao@caobang.gov.vn", 8088, "127.0.0.1")

@@ -9,9 +9,12 @@ into the database.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from capvalidator import Validator
 from lxml import etree
@@ -30,7 +33,8 @@ from bot.emulator import BotApiEmulator, ChatHandle, MessageView
 from bot.i18n import translator
 from bot.officials import Role
 from bot.sandbox import Sandbox
-from handlers.alerts import PREVIEW_HEADER, PROBLEM_TEXTS
+from handlers.alerts import NOT_SEEN, PREVIEW_HEADER, PROBLEM_TEXTS
+from handlers.settings import HELP
 from storage.models import Agency, Alert, AlertFollower, OutboxMessage, User
 from storage.models.alerts import AlertMode, AlertStatus, Category, Severity, Urgency
 from storage.models.outbox import OutboxStatus
@@ -168,6 +172,34 @@ async def settled(bot: Sandbox, code: str) -> Alert:
     return alert
 
 
+# In `settings_overrides` of a test: CAP_HTTP_PORT on a port free when its bot starts.
+FREE_PORT = -1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest) -> dict:
+    """Settings of one test, by indirect parametrisation (tests/e2e_fixtures.py has the default: none)."""
+    overrides = dict(getattr(request, "param", {}))
+    if overrides.get("cap_http_port") == FREE_PORT:
+        overrides["cap_http_port"] = free_port()
+    return overrides
+
+
+def pattern(template: str, **groups: str) -> re.Pattern[str]:
+    """A Vietnamese text of the bot as a regular expression, its placeholders as named groups."""
+    markers = {name: f"@@{name}@@" for name in groups}
+    expression = re.escape(VI(template, **markers))
+    for name, group in groups.items():
+        expression = expression.replace(re.escape(markers[name]), f"(?P<{name}>{group})")
+    return re.compile(expression)
+
+
 @pytest.fixture
 async def desk(bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock,
                capsys: pytest.CaptureFixture[str]) -> Desk:
@@ -177,6 +209,7 @@ async def desk(bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clo
     return Desk(bot, emu, clock, author, approver, focal)
 
 
+@pytest.mark.parametrize("settings_overrides", [{"cap_http_port": FREE_PORT}], indirect=True, ids=["cap_http"])
 async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotApiEmulator) -> None:
     province = await registered(emu, "Lan")
     english = await registered(emu, "Mary", language="en")
@@ -220,10 +253,13 @@ async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotA
     assert alert.delivery["sent"] == 3 and alert.recipients == 3
     for outsider in (elsewhere, gone):
         assert not [m for m in outsider.chat.bot_messages if HEADLINE in m.content]
-    # The approver's progress message says it is done; the final report follows.
-    await desk.approver.chat.expect(lambda m: m.message_id == progress.message_id and
-                                    VI("📤 Delivered {code}", code=code) in m.content, edited=True, timeout=WAIT)
+    # The approver's progress message says it is done, and the final report comes (in either order:
+    # the runner edits the one while the sender sends the other).
     report = await desk.approver.chat.expect(contains=VI("📊 Delivery report for {code}", code=code), timeout=WAIT)
+
+    async def progress_done() -> bool:
+        return VI("📤 Delivered {code}", code=code) in desk.approver.chat.message(progress).content
+    await eventually(progress_done)
     assert VI("Sent: {sent} of {total}", sent=3, total=3) in report.content
     await desk.author.chat.expect(contains=VI("📊 Delivery report for {code}", code=code), timeout=WAIT)
 
@@ -276,6 +312,20 @@ async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotA
     await province.chat.expect(contains=VI("No alert is in force now."), timeout=WAIT)
     assert updated.recipients == 4
 
+    # Other systems read the same CAP documents over HTTP, from the server started with the bot:
+    # the index lists the cancellation, the update and the alert, newest first; each is valid CAP 1.2.
+    base = f"http://127.0.0.1:{desk.bot.deps.settings.cap_http_port}/cap/"
+    async with aiohttp.ClientSession() as client:
+        async with client.get(base + "feed.atom") as response:
+            assert response.status == 200
+            feed = etree.fromstring(await response.read())
+        links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")
+                 if link.get("rel") == "alternate"]
+        assert links[1:] == [f"DEMO-{update_code}.xml", f"DEMO-{code}.xml"] and len(links) == 3
+        for link in links:
+            async with client.get(base + link) as response:
+                assert Validator(await response.read()).schema()[0], link
+
 
 async def test_self_approval_is_refused(desk: Desk) -> None:
     card = await desk.write(desk.focal, english=False)
@@ -293,6 +343,11 @@ async def test_self_approval_is_refused(desk: Desk) -> None:
     # The author role alone cannot approve either.
     press = await desk.author.chat.press_stale(desk.author.chat.bot_messages[-1], f"al:ap:{alert.id}:{alert.version}")
     assert (await press.answer(timeout=WAIT)).text == VI("Your role does not allow this.")
+    # Nor can an author of another agency open or preview it.
+    for data in (f"ad:o:{alert.id}", f"ad:pv:{alert.id}", f"al:pv:{alert.id}"):
+        press = await desk.author.chat.press_stale(desk.author.chat.bot_messages[-1], data)
+        assert (await press.answer(timeout=WAIT)).text == VI(NOT_SEEN), data
+    await desk.author.chat.expect_no_message(within=0.3)
     # Rejected with a comment, it goes back to its author.
     await desk.approver.chat.press(review, VI("⛔ Reject"))
     await desk.approver.chat.expect(contains="/cancel", timeout=WAIT)
@@ -313,19 +368,51 @@ async def test_exercise_goes_to_test_subscribers_only_and_says_so(desk: Desk, em
 
     card = await desk.write(desk.author, mode=AlertMode.EXERCISE)
     banner = VI(MODE_BANNERS[AlertMode.EXERCISE])
-    assert card.content.startswith(banner) and card.content.endswith(banner)
+
+    def says_so(text: str | None) -> bool:
+        return bool(text) and text.startswith(banner) and text.endswith(banner)  # type: ignore[union-attr]
+
+    assert says_so(card.content)
     code = code_of(card)
+    # Every screen of the draft says so, the pickers too.
+    for label, deeper in (("Category", None), ("📍 Area", None), ("⏱ Times", "Expires")):
+        picker = await desk.press(desk.author, card, VI(label))
+        assert says_so(picker.content), label
+        if deeper:
+            picker = await desk.press(desk.author, picker, VI(deeper))
+            assert says_so(picker.content), deeper
+        card = await desk.press(desk.author, picker, VI("↩️ Back to the draft"))
+    await desk.submit(desk.author, card)
+
+    # Returned once: the prompt and the confirmation say so.
+    review = await desk.review(code)
+    assert says_so(review.content)
+    await desk.approver.chat.press(review, VI("⛔ Reject"))
+    assert says_so((await desk.approver.chat.expect(contains="/cancel", timeout=WAIT)).content)
+    await desk.approver.chat.send_text("Ghi rõ giờ bắt đầu diễn tập.")
+    assert says_so((await desk.approver.chat.expect(contains=code, timeout=WAIT)).content)
+    assert says_so((await desk.author.chat.expect(contains="Ghi rõ giờ bắt đầu diễn tập.", timeout=WAIT)).content)
+    # The author sends it again from /alerts; this time it is approved and published.
+    await desk.author.chat.send_text("/alerts")
+    listing = await desk.author.chat.expect(lambda m: any(code in b for b in m.buttons), timeout=WAIT)
+    card = await desk.press(desk.author, listing, next(b for b in listing.buttons if code in b))
     await desk.submit(desk.author, card)
     review = await desk.review(code)
-    assert banner in review.content
     confirmation = await desk.press(desk.approver, review, VI("✅ Approve"))
-    assert banner in confirmation.content and VI("🚨 Publish the REAL alert") not in confirmation.buttons
-    await desk.press(desk.approver, confirmation, VI("🧪 Publish the exercise"))
+    assert says_so(confirmation.content) and VI("🚨 Publish the REAL alert") not in confirmation.buttons
+    done = await desk.press(desk.approver, confirmation, VI("🧪 Publish the exercise"))
+    assert says_so(done.content) and VI("✅ Approved and published: {code}.", code=code) in done.content
     message = await delivered(desk.approver.chat, HEADLINE)
-    assert message.content.startswith(banner) and message.content.endswith(banner)
+    assert says_so(message.content)
     alert = await settled(desk.bot, code)
     assert alert.recipients == 1
     assert not [m for m in citizen.chat.bot_messages if HEADLINE in m.content]
+    # The one-tap cancel's answer says so as well.
+    progress = next(m for m in desk.approver.chat.bot_messages
+                    if code in m.content and VI("🛑 Cancel this alert") in m.buttons)
+    assert says_so(progress.content)
+    await desk.approver.chat.press(progress, VI("🛑 Cancel this alert"))
+    assert says_so((await desk.approver.chat.expect_callback_answer(timeout=WAIT)).text)
     await citizen.chat.send_text("/alerts")
     await citizen.chat.expect(contains=VI("No alert is in force now."), timeout=WAIT)
 
@@ -353,8 +440,10 @@ async def test_scheduled_publication_and_expiry(desk: Desk, emu: BotApiEmulator)
 
     desk.clock.offset = timedelta(hours=1, minutes=1)
     await delivered(citizen.chat, HEADLINE)
-    # The approver gets the progress message when the runner publishes it.
-    await desk.approver.chat.expect(contains=VI("📤 Delivering {code}", code=code)[:5], timeout=WAIT)
+    # The approver gets the progress message when the runner publishes it (for one subscriber the
+    # sender may have finished before it is written: then it says so at once).
+    await desk.approver.chat.expect(lambda m: VI("📤 Delivering {code}", code=code) in m.content
+                                    or VI("📤 Delivered {code}", code=code) in m.content, timeout=WAIT)
     await citizen.chat.send_text("/alerts")
     await citizen.chat.expect(contains=code, timeout=WAIT)
 
@@ -401,6 +490,13 @@ async def _subscribers(bot: Sandbox, emu: BotApiEmulator, count: int) -> list[in
     return [person.id for person in people]
 
 
+RATE_LINE = pattern("{rate} per second · about {minutes} min {seconds} s to finish",
+                    rate=r"\d+\.\d", minutes=r"\d+", seconds=r"\d+")
+LEFT_LINE = pattern("Sent {sent} of {total} · failed {failed} · left {left}",
+                    sent=r"\d+", total=r"\d+", failed=r"\d+", left=r"\d+")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"alert_progress_seconds": 0.5}], indirect=True, ids=["progress"])
 async def test_429_storm(desk: Desk, emu: BotApiEmulator) -> None:
     people = await _subscribers(desk.bot, emu, SUBSCRIBERS)
     card = await desk.write(desk.author, english=False)
@@ -409,8 +505,23 @@ async def test_429_storm(desk: Desk, emu: BotApiEmulator) -> None:
     # Telegram allows far less than the sender's 30/s today: 429s with retry_after come back.
     emu.set_rate_limit(global_per_second=8)
     await desk.approve(code)
+    progress = await desk.approver.chat.expect(contains=VI("📤 Delivering {code}", code=code), edited=False,
+                                               timeout=WAIT)
     alert = await settled(desk.bot, code)
     emu.clear_rate_limit()
+    # While it went, the approver's progress message said how fast and how long it would still take.
+    samples = []
+    for edit in desk.approver.chat.edits_of(progress):
+        text = edit.after.get("text", "")
+        rate, left = RATE_LINE.search(text), LEFT_LINE.search(text)
+        if rate and left:
+            samples.append((float(rate["rate"]), int(rate["minutes"]) * 60 + int(rate["seconds"]), int(left["left"])))
+    assert samples, [edit.after.get("text") for edit in desk.approver.chat.edits_of(progress)]
+    for per_second, eta, left in samples:
+        # Messages a second over the last half second (bursts after a retry_after included), never
+        # per minute; the shown rate is rounded to a tenth.
+        assert 0 < per_second < 100 and 0 < left < SUBSCRIBERS
+        assert abs(eta - left / per_second) <= max(1.5, 0.1 * left / per_second), (per_second, eta, left)
     assert alert.delivery["sent"] == SUBSCRIBERS and alert.delivery["failed"] == 0
     assert [emu.sent_to(person) for person in people] == [1] * SUBSCRIBERS
     assert any(error.error_code == 429 for error in emu.api_errors)
@@ -424,6 +535,13 @@ async def test_citizen_settings_offer_the_communes_of_their_reports(desk: Desk, 
     from tests import images
 
     citizen = await registered(emu, "Lan")
+    # Leaving is in the command menu and in /help, with the other alert commands.
+    for language, _ in (("vi", VI), ("en", EN)):
+        assert [c["command"] for c in emu.commands(language_code=language)
+                if c["command"] in ("alerts", "subscribe", "unsubscribe")] == ["alerts", "subscribe", "unsubscribe"]
+    await citizen.chat.send_text("/help")
+    helped = await citizen.expect("/unsubscribe")
+    assert helped.content == VI(HELP) and "/alerts" in helped.content and "/subscribe" in helped.content
     await citizen.full_report([images.jpeg(seed=77)])
     await citizen.chat.send_text("/subscribe")
     screen = await citizen.chat.expect(contains=VI("🔔 Alert settings"), timeout=WAIT)
@@ -434,3 +552,40 @@ async def test_citizen_settings_offer_the_communes_of_their_reports(desk: Desk, 
     assert "✅ " + ward.name_vi in screen.buttons
     screen = await desk.press(citizen, screen, VI("🔕 Stop all alerts"))
     assert VI("You receive no alerts.") in screen.content
+
+
+async def test_the_focal_unit_lists_what_waits_for_it(desk: Desk, settings: Settings, emu: BotApiEmulator,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An official who joins the focal unit after an alert was submitted got no review message:
+    /alerts lists it, and every scheduled alert, which any of them can still call off."""
+    card = await desk.write(desk.author, mode=AlertMode.EXERCISE, english=False)
+    code = code_of(card)
+    banner = VI(MODE_BANNERS[AlertMode.EXERCISE])
+    times = await desk.press(desk.author, card, VI("⏱ Times"))
+    publish = await desk.press(desk.author, times, VI("Publish at"))
+    card = await desk.press(desk.author, publish, VI("In {hours} h", hours=1))
+    await desk.submit(desk.author, card)
+    late = await onboard(desk.bot, settings, capsys, emu, "SO-KHCN", Role.FOCAL_UNIT, "Vũ Thị Muộn", "Muộn")
+
+    await late.chat.send_text("/alerts")
+    listing = await late.chat.expect(contains=VI("Waiting for the focal unit's approval:"), timeout=WAIT)
+    await late.chat.press(listing, next(b for b in listing.buttons if code in b))
+    review = await late.chat.expect(lambda m: VI("✅ Approve") in m.buttons, edited=False, timeout=WAIT)
+    assert code in review.content and review.content.startswith(banner) and review.content.endswith(banner)
+    confirmation = await desk.press(late, review, VI("✅ Approve"))
+    done = await desk.press(late, confirmation, VI("🧪 Publish the exercise"))
+    assert VI("✅ Approved. {code} will be published at {time}.", code=code, time="")[:12] in done.content
+    assert done.content.startswith(banner) and done.content.endswith(banner)
+
+    await desk.approver.chat.send_text("/alerts")
+    listing = await desk.approver.chat.expect(
+        contains=VI("Approved, to be published later (open one to call it off):"), timeout=WAIT)
+    assert VI("Waiting for the focal unit's approval:") not in listing.content
+    card = await desk.press(desk.approver, listing, next(b for b in listing.buttons if code in b))
+    assert VI("Status: approved, to be published at {time}", time="")[:20] in card.content
+    card = await desk.press(desk.approver, card, VI("🗑 Withdraw"))
+    assert VI("Status: withdrawn") in card.content
+    called_off = VI("🗑 {code} was called off by {name}; it will not be published.", code=code, name="Trần Thị Duyệt")
+    for person in (desk.author, late):
+        assert (await person.chat.expect(contains=called_off, timeout=WAIT)).content.startswith(banner)
+    assert (await desk.alert_row(code)).status is AlertStatus.WITHDRAWN
