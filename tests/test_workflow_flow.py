@@ -266,7 +266,7 @@ async def test_asking_the_citizen_for_more_information(office: Office) -> None:
     assert (await office.report(filed.report_id)).state == State.NEEDS_INFO
 
 
-async def test_transfer_to_another_agency(office: Office) -> None:
+async def test_transfer_to_another_agency(office: Office, capsys) -> None:
     filed = await office.file_report()
     target = await other_agency_name(office)
     answer = await office.press_card(office.receiver, filed, VI("↪️ Transfer"))
@@ -300,67 +300,32 @@ async def test_transfer_to_another_agency(office: Office) -> None:
     assert answer.text == VI("📥 {code} received. Assign it from the card.", code=filed.code)
     assert (await office.report(filed.report_id)).state == State.RECEIVED
 
-
-# --- handling: coordination, return, evidence ----------------------------------------------------------
-
-
-async def test_a_transfer_to_an_agency_without_a_group_reaches_its_screeners(office: Office, capsys) -> None:
-    """XA-03 has bound no group: its receiving officer hears of the transfer privately, its handling officer not."""
-    async def official(role: Role, name: str, nickname: str) -> Person:
+    # On to XA-03, which has bound no group: its receiving officer hears of it privately and acts from
+    # there; its handling officer hears nothing.
+    async def xa03(role: Role, name: str, nickname: str) -> Person:
         return await onboard(office.bot, office.settings, capsys, office.emu, "XA-03", role, name, nickname)
 
-    screener = await official(Role.RECEIVING_OFFICER, "Ngô Thị Hạnh", "Hạnh")
-    worker = await official(Role.HANDLING_OFFICER, "Đinh Văn Khoa", "Khoa")
+    screener = await xa03(Role.RECEIVING_OFFICER, "Ngô Thị Hạnh", "Hạnh")
+    worker = await xa03(Role.HANDLING_OFFICER, "Đinh Văn Khoa", "Khoa")
     async with office.bot.deps.sessions() as session:
-        target = await session.scalar(select(Agency).where(Agency.code == "XA-03"))
-    assert target is not None
-    filed = await office.file_report()
-    await office.press_card(office.receiver, filed, VI("↪️ Transfer"))
-    agencies = await office.receiver.chat.expect(contains=filed.code, timeout=WAIT)
-    await choose_agency(office.receiver, agencies, target.name_vi)
-    await typed(office.receiver, "Điểm đổ rác thuộc địa bàn xã Hòa Bình Thượng.")
-
+        third = await session.scalar(select(Agency).where(Agency.code == "XA-03"))
+    assert third is not None
+    await office.press_card(office.other_receiver, moved, VI("↪️ Transfer"), group=office.other_group)
+    agencies = await office.other_receiver.chat.expect(contains=filed.code, timeout=WAIT)
+    await choose_agency(office.other_receiver, agencies, third.name_vi)
+    await typed(office.other_receiver, "Điểm đổ rác thuộc địa bàn xã Hòa Bình Thượng.")
     told = await screener.chat.expect(contains=filed.code, timeout=WAIT)
     assert "Điểm đổ rác thuộc địa bàn xã Hòa Bình Thượng." in told.content
-    assert VI("🛠 Open the report") in told.buttons
     view = await office.open_work(screener, told, filed.code)
     await screener.chat.press(view, VI("✅ Receive"))
     assert (await screener.chat.expect_callback_answer()).text == VI(
         "📥 {code} received. Assign it from the card.", code=filed.code)
     report = await office.report(filed.report_id)
-    assert (report.agency_id, report.state) == (target.id, State.RECEIVED)
+    assert (report.agency_id, report.state) == (third.id, State.RECEIVED)
     await worker.chat.expect_no_message(within=0.3)
 
 
-async def test_after_a_group_becomes_a_supergroup_one_card_there_follows_the_report(office: Office) -> None:
-    filed = await office.file_report()
-    people = (office.admin, office.receiver, office.handler, office.handler2, office.head)
-    supergroup = office.emu.add_group("Cán bộ phường 1", members=[p.user for p in people], supergroup=True)
-    office.emu.inject_update("message", {
-        "message_id": 999, "from": office.admin.user.json, "chat": office.group.chat.json, "date": 0,
-        "migrate_to_chat_id": supergroup.id,
-    })
-    await eventually(office.bot, lambda session: session.scalar(
-        select(GroupBinding.chat_id).where(GroupBinding.agency_id == office.agency_id)), str(supergroup.id))
-    old_edits = len(office.group.edits_of(filed.card))
-
-    # The old group is gone; the receiver receives from their /queue, and the card comes to the supergroup.
-    view = await office.open_work(office.receiver, await typed(office.receiver, "/queue"), filed.code)
-    await office.receiver.chat.press(view, VI("✅ Receive"))
-    await office.receiver.chat.expect_callback_answer()
-    card = await office.card_of(filed.code, group=supergroup)
-    assert VI(CARD_STATE_LABELS[State.RECEIVED]) in card.content
-    moved = Filed(filed.citizen, filed.code, filed.report_id, card)
-
-    # Every later step edits that card in place, whichever group it was first posted in.
-    await office.press_card(office.receiver, moved, VI("👤 Assign"), group=supergroup)
-    choice = await office.receiver.chat.expect(lambda m: HANDLER in m.buttons, timeout=WAIT)
-    await office.receiver.chat.press(choice, HANDLER)
-    await office.card_edit(moved, HANDLER, group=supergroup)
-    await office.press_card(office.head, moved, VI("🚨 Mark urgent"), group=supergroup)
-    await office.card_edit(moved, VI("🚨 URGENT: 4 working hours to handle"), group=supergroup)
-    assert len(card_messages(office, filed, supergroup)) == 1
-    assert len(office.group.edits_of(filed.card)) == old_edits
+# --- handling: coordination, return, evidence ----------------------------------------------------------
 
 
 async def test_a_coordination_request_and_its_answer(office: Office) -> None:
@@ -678,3 +643,37 @@ async def test_marking_an_assigned_report_urgent_brings_its_deadline_forward(off
     report = await office.report(filed.report_id)
     assert report.urgent and report.due_at is not None and seven_days is not None and report.due_at < seven_days
     assert await kinds(office, filed.report_id) == [Action.SUBMIT, Action.RECEIVE, Action.ASSIGN, Action.MARK_URGENT]
+
+
+# --- the card follows the agency's group ------------------------------------------------------------
+
+
+async def test_after_a_group_becomes_a_supergroup_one_card_there_follows_the_report(office: Office) -> None:
+    filed = await office.file_report()
+    people = (office.admin, office.receiver, office.handler, office.handler2, office.head)
+    supergroup = office.emu.add_group("Cán bộ phường 1", members=[p.user for p in people], supergroup=True)
+    office.emu.inject_update("message", {
+        "message_id": 999, "from": office.admin.user.json, "chat": office.group.chat.json, "date": 0,
+        "migrate_to_chat_id": supergroup.id,
+    })
+    await eventually(office.bot, lambda session: session.scalar(
+        select(GroupBinding.chat_id).where(GroupBinding.agency_id == office.agency_id)), str(supergroup.id))
+    old_edits = len(office.group.edits_of(filed.card))
+
+    # The old group is gone; the receiver receives from their /queue, and the card comes to the supergroup.
+    view = await office.open_work(office.receiver, await typed(office.receiver, "/queue"), filed.code)
+    await office.receiver.chat.press(view, VI("✅ Receive"))
+    await office.receiver.chat.expect_callback_answer()
+    card = await office.card_of(filed.code, group=supergroup)
+    assert VI(CARD_STATE_LABELS[State.RECEIVED]) in card.content
+    moved = Filed(filed.citizen, filed.code, filed.report_id, card)
+
+    # Every later step edits that card in place, whichever group it was first posted in.
+    await office.press_card(office.receiver, moved, VI("👤 Assign"), group=supergroup)
+    choice = await office.receiver.chat.expect(lambda m: HANDLER in m.buttons, timeout=WAIT)
+    await office.receiver.chat.press(choice, HANDLER)
+    await office.card_edit(moved, HANDLER, group=supergroup)
+    await office.press_card(office.head, moved, VI("🚨 Mark urgent"), group=supergroup)
+    await office.card_edit(moved, VI("🚨 URGENT: 4 working hours to handle"), group=supergroup)
+    assert len(card_messages(office, filed, supergroup)) == 1
+    assert len(office.group.edits_of(filed.card)) == old_edits
