@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.deadlines import StageLimits
 from bot.i18n import N_, Translator
 from bot.labels import CARD_STATE_LABELS
 from bot.rendering import RENDERERS, Button, Rendered
@@ -177,6 +178,7 @@ async def snapshot(session: AsyncSession, desk: Desk, report: Report, at: dateti
         "latest": await _latest_words(session, report),
         "unsatisfied_count": report.unsatisfied_count,
         "urgent": report.urgent,
+        "urgent_hours": desk.limits.urgent_handle_hours,
         "emergency_requested": report.emergency_requested,
     }
 
@@ -241,7 +243,9 @@ def render_card(params: Mapping[str, Any], _: Translator) -> Rendered:
         _("Status: {state}", state=_(CARD_STATE_LABELS[state])),
     ]
     if params.get("urgent"):
-        lines.insert(0, _("🚨 URGENT: 4 working hours to handle"))
+        # Rows queued by an older release carry no limit: theirs was the regulation's.
+        hours = params.get("urgent_hours", StageLimits.urgent_handle_hours)
+        lines.insert(0, _("🚨 URGENT: {hours} working hours to handle", hours=f"{hours:g}"))
     elif params.get("emergency_requested"):
         # The citizen's word, for the screeners to weigh; "🚨 Mark urgent" decides.
         lines.insert(0, _("🚨 The citizen says this is an emergency"))
@@ -300,7 +304,7 @@ def card_buttons(params: Mapping[str, Any], _: Translator) -> tuple[tuple[Button
             rows += [(b(N_("✅ Approve and send"), Verb.APPROVE), b(N_("↩️ Return"), Verb.RETURN))]
         case State.CLARIFYING:
             rows += [(b(N_("💬 Answer the clarification"), Verb.ANSWER_CLARIFICATION),)]
-    # 003 Art. 9.2: disasters, accidents, loss of safety are handled within 4 working hours.
+    # 003 Art. 9.2: disasters, accidents, loss of safety are handled within hours, not days.
     if not params.get("urgent") and State(params["state"]) in URGENT_FROM:
         rows.append((b(N_("🚨 Mark urgent"), Verb.URGENT),))
     rows.append((b(N_("📜 Timeline"), Verb.TIMELINE), b(N_("📞 Contact"), Verb.CONTACT)))

@@ -415,17 +415,20 @@ class _Recipients:
         """Whoever the report waits for now."""
         state = State(report.state)
         if state in (State.ASSIGNED, State.CLARIFYING) and report.assignee_id is not None:
-            assignee = await self._official(session, report.assignee_id)
+            assignee = await self._official(session, report.assignee_id, report.agency_id)
             if assignee:
                 return assignee
         if state in (State.PENDING_APPROVAL, State.CLARIFYING):
             return await self.head(session, report.agency_id)
         return await self.agency(session, report.agency_id)
 
-    async def _official(self, session: AsyncSession, official_id: int) -> list[Chat]:
+    async def _official(self, session: AsyncSession, official_id: int, agency_id: int) -> list[Chat]:
+        # Only while they are active in the report's agency: a moved official
+        # keeps the assignee mark on a resolved report, not its reminders.
         row = (await session.execute(
             select(User.chat_id, User.id).join(Official, Official.user_id == User.id)
-            .where(Official.id == official_id, Official.status == OfficialStatus.ACTIVE)
+            .where(Official.id == official_id, Official.status == OfficialStatus.ACTIVE,
+                   Official.agency_id == agency_id)
         )).first()
         return [Chat(row[0], row[1], official_id)] if row else []
 

@@ -484,7 +484,9 @@ async def _urgent(p: Press) -> Reply:
                                         expected_version=p.version)
     if not outcome.ok:
         return await p.refused(outcome)
-    return Reply(p._, p._("🚨 {code} is marked urgent: 4 working hours to handle.", code=p.report.code))
+    hours = p.deps.desk.limits.urgent_handle_hours
+    return Reply(p._, p._("🚨 {code} is marked urgent: {hours} working hours to handle.", code=p.report.code,
+                          hours=f"{hours:g}"))
 
 
 async def _timeline(p: Press) -> Reply:

@@ -637,8 +637,8 @@ async def test_marking_an_assigned_report_urgent_brings_its_deadline_forward(off
     assert refused.text == refusal_text(Refusal(RefusalReason.MISSING_ROLE), VI)
     assert not (await office.report(filed.report_id)).urgent
     answer = await office.press_card(office.receiver, filed, VI("🚨 Mark urgent"))
-    assert answer.text == VI("🚨 {code} is marked urgent: 4 working hours to handle.", code=filed.code)
-    card = await office.card_edit(filed, VI("🚨 URGENT: 4 working hours to handle"))
+    assert answer.text == VI("🚨 {code} is marked urgent: {hours} working hours to handle.", code=filed.code, hours="4")
+    card = await office.card_edit(filed, VI("🚨 URGENT: {hours} working hours to handle", hours="4"))
     assert VI("🚨 Mark urgent") not in card.buttons
     report = await office.report(filed.report_id)
     assert report.urgent and report.due_at is not None and seven_days is not None and report.due_at < seven_days
@@ -674,6 +674,6 @@ async def test_after_a_group_becomes_a_supergroup_one_card_there_follows_the_rep
     await office.receiver.chat.press(choice, HANDLER)
     await office.card_edit(moved, HANDLER, group=supergroup)
     await office.press_card(office.head, moved, VI("🚨 Mark urgent"), group=supergroup)
-    await office.card_edit(moved, VI("🚨 URGENT: 4 working hours to handle"), group=supergroup)
+    await office.card_edit(moved, VI("🚨 URGENT: {hours} working hours to handle", hours="4"), group=supergroup)
     assert len(card_messages(office, filed, supergroup)) == 1
     assert len(office.group.edits_of(filed.card)) == old_edits
