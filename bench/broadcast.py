@@ -14,7 +14,9 @@ twice over: through the Bot API emulator running in a process of its own
 (`emulator`: HTTP, PTB and all, as in production but for the network), and
 with a transport that only counts (`pipeline`: claim, render, record; what
 the database and our code can do). Each run starts from the same rows, all
-pending again. Prints JSON; peak memory is the process's resident peak.
+pending again. Each backend is measured in a process of its own, so its peak
+memory (the process's resident peak) is its own, not the earlier backend's.
+Prints JSON.
 
     python bench/broadcast.py                      # 100,000 subscribers, SQLite (+ PostgreSQL if a URL is known)
     python bench/broadcast.py --subscribers 20000 --seconds 10 --postgres-url postgresql+asyncpg://…/test
@@ -45,7 +47,6 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot import alerts
 from bot.delivery import ChatKind, Sender, SenderConfig
@@ -53,7 +54,7 @@ from bot.emulator import DEFAULT_TOKEN, BotApiEmulator
 from bot.province import import_province
 from bot.rendering import RENDERERS, Rendered
 from bot.sandbox import province_file
-from bot.telegram_transport import TelegramTransport
+from bot.telegram_transport import AiohttpRequest, TelegramTransport
 from storage.db import create_engine, session_factory
 from storage.media import MediaStore
 from storage.migrate import upgrade_to_head
@@ -293,11 +294,11 @@ async def bench_backend(url: str, subscribers: int, seconds: float, emulator_url
             pipeline[_name(limit)] = await deliver(sessions, CountingTransport(), limit, seconds, total)
         result["pipeline"] = pipeline
         through_emulator: dict[str, Any] = {}
-        request = HTTPXRequest(connection_pool_size=72)
+        request = AiohttpRequest(72)
         async with Bot(DEFAULT_TOKEN, base_url=emulator_url, request=request) as telegram:
             for limit in LIMITS:
                 await reset(engine, sessions)
-                transport = TelegramTransport(telegram, MediaStore(media))
+                transport = TelegramTransport(telegram, MediaStore(media), paid_broadcast=(limit or 1000) > 30)
                 through_emulator[_name(limit)] = await deliver(sessions, transport, limit, seconds, total)
         result["emulator"] = through_emulator
         result["peak_memory_mb"] = peak_memory_mb()
@@ -324,6 +325,20 @@ async def fresh_postgres(base: str) -> tuple[str, Callable[[], Awaitable[None]]]
     return make_url(base).set(database=name).render_as_string(hide_password=False), drop
 
 
+async def bench_in_child(url: str, subscribers: int, seconds: float, emulator_url: str, media: Path
+                         ) -> dict[str, Any]:
+    """`bench_backend` in a fresh process: its peak memory is that backend's alone."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).resolve()), "--backend-url", url, "--subscribers", str(subscribers),
+        "--seconds", str(seconds), "--emulator-url", emulator_url, "--media", str(media),
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"the benchmark of {make_url(url).get_backend_name()} failed ({child.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -331,10 +346,19 @@ async def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("CONGDAN_TEST_POSTGRES_URL"))
     parser.add_argument("--smoke", action="store_true", help="a few hundred subscribers, to prove the benchmark runs")
     parser.add_argument("--serve-emulator", type=int, help=argparse.SUPPRESS)
+    # One backend's run, in the child process `bench_in_child` starts.
+    parser.add_argument("--backend-url", help=argparse.SUPPRESS)
+    parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
+    parser.add_argument("--media", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.serve_emulator is not None:
         await serve_emulator(args.serve_emulator)
+        return
+    if args.backend_url is not None:
+        result = await bench_backend(args.backend_url, args.subscribers, args.seconds, args.emulator_url,
+                                     Path(args.media))
+        print(json.dumps(result))
         return
     subscribers, seconds = (300, 1.5) if args.smoke else (args.subscribers, args.seconds)
     child, emulator_url = await start_emulator(subscribers)
@@ -343,12 +367,12 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="congdan-bench-") as tmp:
             media = Path(tmp) / "media"
-            results["sqlite"] = await bench_backend(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}",
-                                                    subscribers, seconds, emulator_url, media)
+            results["sqlite"] = await bench_in_child(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}",
+                                                     subscribers, seconds, emulator_url, media)
             if args.postgres_url:
                 url, drop = await fresh_postgres(args.postgres_url)
                 try:
-                    results["postgresql"] = await bench_backend(url, subscribers, seconds, emulator_url, media)
+                    results["postgresql"] = await bench_in_child(url, subscribers, seconds, emulator_url, media)
                 finally:
                     await drop()
             else:

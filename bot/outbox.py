@@ -53,6 +53,7 @@ writer), but the rate limits are kept per sender.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -64,6 +65,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     and_,
@@ -273,27 +275,33 @@ async def claim(
     if limit <= 0:
         return []
     token = f"{worker[:80]}/{uuid.uuid4().hex[:12]}"
+    excluded = sorted(set(exclude_chats))
     async with sessions.begin() as session:
         dialect = session.get_bind().dialect.name
-        candidates = (await session.execute(_candidates(platform, now, limit, exclude_chats, dialect))).all()
+        values: dict[str, Any] = {"platform": platform, "now": now, "candidates": limit * CANDIDATES_PER_SLOT}
+        if excluded:
+            values["excluded_chats"] = excluded if dialect == "postgresql" else json.dumps(excluded)
+        candidates = (await session.execute(_candidates(dialect, bool(excluded)), values)).all()
         chosen = _one_per_chat(candidates, limit)
         if not chosen:
             return []
-        claimed_ids = (
-            await session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(chosen), OutboxMessage.status == OutboxStatus.PENDING)
+        table = OutboxMessage.__table__
+        claimed = (
+            await session.execute(
+                table.update()
+                .where(table.c.id.in_(chosen), table.c.status == OutboxStatus.PENDING)
                 .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=token)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
+                .returning(*_CLAIMED_COLUMNS)
             )
         ).all()
-        return await _load_claimed(session, claimed_ids, token)
+        return await _load_claimed(session, claimed, token)
 
 
-def _candidates(
-    platform: str, now: datetime, limit: int, exclude_chats: Iterable[str], dialect: str = "sqlite"
-) -> Select[tuple[int, str]]:
+@functools.cache
+def _candidates(dialect: str, excluding: bool) -> Select[tuple[int, str]]:
+    """The claim's candidate query, built once per backend: at 1000 messages a
+    second, building it anew for every claim cost more than running it.
+    Parameters: platform, now, candidates (how many), excluded_chats."""
     row = OutboxMessage.__table__
     other = row.alias("other")
     chain = row.alias("chain")
@@ -330,33 +338,33 @@ def _candidates(
     )
     conditions = [
         row.c.status == OutboxStatus.PENDING,
-        row.c.platform == platform,
-        row.c.not_before <= now,
+        row.c.platform == bindparam("platform"),
+        row.c.not_before <= bindparam("now"),
         ~in_flight,
         ~waiting_retry,
         or_(row.c.edit_of_id.is_(None), ~chain_unsettled),
     ]
-    excluded = sorted(set(exclude_chats))
-    if excluded:
-        conditions.append(_not_among(row.c.chat_id, excluded, dialect))
+    if excluding:
+        conditions.append(_not_among(row.c.chat_id, dialect))
     return (
         select(row.c.id, row.c.chat_id)
         .where(*conditions)
         .order_by(row.c.priority, row.c.not_before, row.c.id)
-        .limit(limit * CANDIDATES_PER_SLOT)
+        .limit(bindparam("candidates", type_=Integer))
         # PostgreSQL: concurrent claimers skip each other's rows instead of
         # waiting; SQLite ignores it (one writer at a time anyway).
         .with_for_update(skip_locked=True, of=row)
     )
 
 
-def _not_among(column: ColumnElement[str], values: list[str], dialect: str) -> ColumnElement[bool]:
-    """`column NOT IN values` as one bound parameter: at 1000 messages a second
-    about a thousand chats wait for their per-chat limit, and a thousand
-    parameters per claim cost more to compile than the claim costs to run."""
+def _not_among(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
+    """`column NOT IN excluded_chats` as one bound parameter (an array, or a JSON
+    list on SQLite): at 1000 messages a second about a thousand chats wait for
+    their per-chat limit, and a thousand parameters per claim cost more to
+    compile than the claim costs to run."""
     if dialect == "postgresql":
-        return column != func.all(bindparam("excluded_chats", values, type_=postgresql.ARRAY(String)))
-    listed = func.json_each(bindparam("excluded_chats", json.dumps(values)))
+        return column != func.all(bindparam("excluded_chats", type_=postgresql.ARRAY(String)))
+    listed = func.json_each(bindparam("excluded_chats", type_=String))
     return column.not_in(select(literal_column("value")).select_from(listed).scalar_subquery())
 
 
@@ -373,34 +381,52 @@ def _one_per_chat(candidates: Sequence[Any], limit: int) -> list[int]:
     return chosen
 
 
-async def _load_claimed(session: AsyncSession, ids: Sequence[int], token: str) -> list[Claimed]:
-    if not ids:
-        return []
-    rows = (
-        await session.execute(
-            select(OutboxMessage, User.language, User.blocked_at)
-            .outerjoin(User, User.id == OutboxMessage.recipient_user_id)
-            .where(OutboxMessage.id.in_(ids))
-            .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+_OUTBOX = OutboxMessage.__table__
+# What the claiming UPDATE returns: everything a sender needs but the recipient's state.
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.platform,
+    _OUTBOX.c.chat_id,
+    _OUTBOX.c.kind,
+    _OUTBOX.c.params,
+    _OUTBOX.c.language,
+    _OUTBOX.c.recipient_user_id,
+    _OUTBOX.c.priority,
+    _OUTBOX.c.not_before,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.redeliver_unconfirmed,
+    _OUTBOX.c.edit_of_id,
+)
+
+
+async def _load_claimed(session: AsyncSession, rows: Sequence[Any], token: str) -> list[Claimed]:
+    """Claimed rows with their recipients' language and block of the moment, in sending order."""
+    recipient_ids = {row.recipient_user_id for row in rows if row.recipient_user_id is not None}
+    recipients: dict[int, tuple[str | None, datetime | None]] = {}
+    if recipient_ids:
+        users = User.__table__
+        found = await session.execute(
+            select(users.c.id, users.c.language, users.c.blocked_at).where(users.c.id.in_(recipient_ids))
         )
-    ).all()
+        recipients = {user_id: (language, blocked_at) for user_id, language, blocked_at in found}
     claimed = []
-    for message, user_language, blocked_at in rows:
-        target = await _edit_target(session, message) if message.edit_of_id is not None else None
+    for row in sorted(rows, key=lambda row: (row.priority, row.not_before, row.id)):
+        user_language, blocked_at = recipients.get(row.recipient_user_id, (None, None))
+        target = await _edit_target(session, row.id, row.edit_of_id) if row.edit_of_id is not None else None
         claimed.append(
             Claimed(
-                id=message.id,
-                platform=message.platform,
-                chat_id=message.chat_id,
-                kind=message.kind,
-                params=message.params,
-                language=user_language or message.language,
-                recipient_user_id=message.recipient_user_id,
+                id=row.id,
+                platform=row.platform,
+                chat_id=row.chat_id,
+                kind=row.kind,
+                params=row.params,
+                language=user_language or row.language,
+                recipient_user_id=row.recipient_user_id,
                 recipient_blocked=blocked_at is not None,
-                priority=message.priority,
-                attempts=message.attempts,
-                redeliver_unconfirmed=message.redeliver_unconfirmed,
-                edit_of_id=message.edit_of_id,
+                priority=row.priority,
+                attempts=row.attempts,
+                redeliver_unconfirmed=row.redeliver_unconfirmed,
+                edit_of_id=row.edit_of_id,
                 edit_target=target,
                 claimed_by=token,
             )
@@ -408,14 +434,14 @@ async def _load_claimed(session: AsyncSession, ids: Sequence[int], token: str) -
     return claimed
 
 
-async def _edit_target(session: AsyncSession, message: OutboxMessage) -> str | None:
+async def _edit_target(session: AsyncSession, row_id: int, edit_of_id: int) -> str | None:
     # The newest message of the chain: the original's, or the one an earlier
     # edit posted anew when the original had been deleted.
     return await session.scalar(
         select(OutboxMessage.platform_message_id)
         .where(
-            or_(OutboxMessage.id == message.edit_of_id, OutboxMessage.edit_of_id == message.edit_of_id),
-            OutboxMessage.id < message.id,
+            or_(OutboxMessage.id == edit_of_id, OutboxMessage.edit_of_id == edit_of_id),
+            OutboxMessage.id < row_id,
             OutboxMessage.status == OutboxStatus.SENT,
             OutboxMessage.platform_message_id.is_not(None),
         )
@@ -467,29 +493,34 @@ async def mark_sent(sessions: Sessions, claimed: Claimed, *, message_id: str, no
     )
 
 
+# Built once: at 1000 messages a second the sender records tens of batches a second.
+_MARK_SENT = (
+    _OUTBOX.update()
+    .where(
+        _OUTBOX.c.id == bindparam("row_id"),
+        _OUTBOX.c.claimed_by == bindparam("token"),
+        # As mark_sent: also upgrades a row recovery had already given up on.
+        or_(
+            _OUTBOX.c.status == OutboxStatus.SENDING,
+            _OUTBOX.c.status == OutboxStatus.UNCONFIRMED,
+            _OUTBOX.c.status == OutboxStatus.PENDING,
+        ),
+    )
+    .values(status=OutboxStatus.SENT, sent_at=bindparam("sent_at"), platform_message_id=bindparam("message_id"))
+)
+
+
 async def mark_sent_many(sessions: Sessions, sent: Sequence[tuple[Claimed, str]], *, now: datetime) -> int:
     """`mark_sent` for many rows in one transaction; how many were still held by their leases."""
     if not sent:
         return 0
-    table = OutboxMessage.__table__
-    statement = (
-        table.update()
-        .where(
-            table.c.id == bindparam("row_id"),
-            table.c.claimed_by == bindparam("token"),
-            # As mark_sent: also upgrades a row recovery had already given up on.
-            or_(
-                table.c.status == OutboxStatus.SENDING,
-                table.c.status == OutboxStatus.UNCONFIRMED,
-                table.c.status == OutboxStatus.PENDING,
-            ),
-        )
-        .values(status=OutboxStatus.SENT, sent_at=now, platform_message_id=bindparam("message_id"))
-    )
     async with sessions.begin() as session:
         result = await session.execute(
-            statement,
-            [{"row_id": row.id, "token": row.claimed_by, "message_id": message_id} for row, message_id in sent],
+            _MARK_SENT,
+            [
+                {"row_id": row.id, "token": row.claimed_by, "message_id": message_id, "sent_at": now}
+                for row, message_id in sent
+            ],
         )
     recorded = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(sent)
     if recorded != len(sent):

@@ -2,6 +2,9 @@
 
 Uses a bare PTB `Bot`, without PTB's AIORateLimiter: the sender does all the
 rate limiting, and a limiter that retried on its own would hide 429s from it.
+Its HTTP goes through aiohttp (`AiohttpRequest`) rather than PTB's default
+httpx: at 1000 messages a second httpx's connection pool alone took more than
+a core, aiohttp about a fifth of that.
 
 How a `Rendered` becomes Telegram messages:
 - text only: one message with the inline keyboard;
@@ -36,7 +39,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import (
@@ -56,7 +61,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
@@ -77,6 +82,8 @@ from storage.media import InvalidMediaKey, MediaStore
 from storage.models.base import utcnow
 
 CAPTION_LIMIT = 1024
+# Telegram's broadcast limit without paid broadcasts.
+FREE_BROADCAST_PER_SECOND = 30.0
 ALBUM_MAX = 10
 CAPTION_SUFFIX = "/caption"
 # The Bot API's upload limit for a document sent by a bot.
@@ -94,6 +101,11 @@ _NOT_DELIVERED = (
     httpx.ProxyError,
     httpx.UnsupportedProtocol,
     httpx.LocalProtocolError,
+    # The same for the sender's aiohttp backend (AiohttpRequest): no connection
+    # was made (refused, unreachable, DNS, TLS; or none within the timeout).
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.InvalidURL,
 )
 
 # Telegram's 400 descriptions (lower case) for an edit that has nothing left to edit.
@@ -127,8 +139,94 @@ def build_bot(settings: Settings, *, pool_size: int = 16) -> Bot:
         settings.telegram_bot_token,
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.file_base_url,
-        request=HTTPXRequest(connection_pool_size=pool_size),
+        request=AiohttpRequest(pool_size),
     )
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's HTTP backend on aiohttp, for the sender's Bot.
+
+    Errors come out as PTB's (`TimedOut`, `NetworkError`) with the aiohttp
+    error as their cause, which `_neutral` reads to tell a request that
+    cannot have reached Telegram from one that may have.
+    """
+
+    def __init__(
+        self,
+        pool_size: int = 16,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 5.0,
+        pool_timeout: float = 10.0,
+        media_write_timeout: float = 20.0,
+    ) -> None:
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        # Waiting for a free connection is no failure of Telegram's: generous.
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool_size))
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        # Seconds, or PTB's "not given" marker (BaseRequest.DEFAULT_NONE): our defaults.
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("this AiohttpRequest is not initialized")
+        body: aiohttp.FormData | str | None = None
+        headers = {"User-Agent": self.USER_AGENT}
+        total = None
+        if request_data is not None and request_data.contains_files:
+            # File names as UTF-8, as browsers and httpx send them; aiohttp would
+            # otherwise percent-encode "Công văn.pdf" into the name the recipient sees.
+            body = aiohttp.FormData(quote_fields=False)
+            for name, value in request_data.json_parameters.items():
+                body.add_field(name, value)
+            for name, (filename, content, mimetype) in request_data.multipart_data.items():
+                body.add_field(name, content, filename=filename, content_type=mimetype)
+            # aiohttp has no write timeout: bound the whole upload instead.
+            total = _given(write_timeout, self._media_write_timeout) + _given(read_timeout, self._read_timeout)
+        elif request_data is not None:
+            # Encoded here: aiohttp's FormData costs more than the request itself.
+            body = urlencode(request_data.json_parameters)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        timeout = aiohttp.ClientTimeout(
+            total=total,
+            connect=_given(pool_timeout, self._pool_timeout) + _given(connect_timeout, self._connect_timeout),
+            sock_connect=_given(connect_timeout, self._connect_timeout),
+            sock_read=_given(read_timeout, self._read_timeout),
+        )
+        try:
+            async with self._session.request(method, url, data=body, timeout=timeout, headers=headers) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:
+            raise TimedOut(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+def _given(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
 
 
 @dataclass
@@ -170,7 +268,10 @@ async def start_sender(
     config = config or SenderConfig(default_language=settings.default_language)
     bot = build_bot(settings, pool_size=config.concurrency + 4)
     await bot.initialize()
-    sender = Sender(sessions, TelegramTransport(bot, media), renderers, config=config, clock=clock)
+    transport = TelegramTransport(
+        bot, media, paid_broadcast=config.global_per_second > FREE_BROADCAST_PER_SECOND
+    )
+    sender = Sender(sessions, transport, renderers, config=config, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(supervise(sender, stop), name="outbox-sender")
     return RunningSender(sender, bot, stop, task)
@@ -179,11 +280,21 @@ async def start_sender(
 class TelegramTransport:
     platform = "telegram"
 
-    def __init__(self, bot: Bot, media: MediaStore | None = None, *, file_ids: FileIds | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        media: MediaStore | None = None,
+        *,
+        file_ids: FileIds | None = None,
+        paid_broadcast: bool = False,
+    ) -> None:
         self.bot = bot
         self.media = media
         # file_ids are valid for the bot that got them: one cache per transport.
         self.file_ids = file_ids or FileIds()
+        # Above Telegram's free 30 messages a second, every message must say it
+        # is a paid broadcast (0.1 Star each), or Telegram holds it to the 30.
+        self._extra: dict[str, bool] = {"allow_paid_broadcast": True} if paid_broadcast else {}
 
     def chat_kind(self, chat_id: str) -> ChatKind:
         # People have positive numeric ids. Groups, supergroups and channels have
@@ -215,7 +326,7 @@ class TelegramTransport:
         chat = _chat(chat_id)
         markup = _keyboard(rendered.buttons)
         if not rendered.photo_keys and not rendered.documents:
-            message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup))
+            message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup, **self._extra))
             return str(message.message_id)
         photos = [_File(FileKey(PHOTO, key)) for key in rendered.photo_keys]
         documents = [_File(FileKey(DOCUMENT, item.key, item.filename)) for item in rendered.documents]
@@ -242,18 +353,20 @@ class TelegramTransport:
         learned: dict[FileKey, str],
     ) -> str:
         if _as_caption(rendered):
-            request = _photos_request(self.bot, chat, caption=rendered.text, markup=markup)
+            request = _photos_request(self.bot, chat, self._extra, caption=rendered.text, markup=markup)
             [message] = await self._with_files(photos, request, learned)
             return f"{message.message_id}{CAPTION_SUFFIX}"
         delivered = False
         for chunk in _albums(photos):
-            await self._with_files(chunk, _photos_request(self.bot, chat), learned, partial=delivered)
+            await self._with_files(chunk, _photos_request(self.bot, chat, self._extra), learned, partial=delivered)
             delivered = True
         for chunk in _albums(documents):
-            request = _documents_request(self.bot, chat, [item.key.filename for item in chunk])
+            request = _documents_request(self.bot, chat, self._extra, [item.key.filename for item in chunk])
             await self._with_files(chunk, request, learned, partial=delivered)
             delivered = True
-        message = await _call(self.bot.send_message(chat, rendered.text, reply_markup=markup), partial=True)
+        message = await _call(
+            self.bot.send_message(chat, rendered.text, reply_markup=markup, **self._extra), partial=True
+        )
         return str(message.message_id)
 
     async def _with_files(
@@ -451,26 +564,35 @@ _FilesRequest = Callable[[list[str | bytes]], Awaitable[Message | Sequence[Messa
 
 
 def _photos_request(
-    bot: Bot, chat: int | str, *, caption: str | None = None, markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    chat: int | str,
+    extra: Mapping[str, bool],
+    *,
+    caption: str | None = None,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> _FilesRequest:
     """Send these photos (file_ids or bytes): a lone one with the caption, more as an album."""
 
     def send(files: list[str | bytes]) -> Awaitable[Message | Sequence[Message]]:
         if len(files) == 1:
-            return bot.send_photo(chat, files[0], caption=caption, reply_markup=markup)
-        return bot.send_media_group(chat, [InputMediaPhoto(file) for file in files])
+            return bot.send_photo(chat, files[0], caption=caption, reply_markup=markup, **extra)
+        return bot.send_media_group(chat, [InputMediaPhoto(file) for file in files], **extra)
 
     return send
 
 
-def _documents_request(bot: Bot, chat: int | str, names: list[str | None]) -> _FilesRequest:
+def _documents_request(
+    bot: Bot, chat: int | str, extra: Mapping[str, bool], names: list[str | None]
+) -> _FilesRequest:
     """Send these documents under their names: a lone one on its own, more as an album."""
 
     def send(files: list[str | bytes]) -> Awaitable[Message | Sequence[Message]]:
         if len(files) == 1:
-            return bot.send_document(chat, files[0], filename=names[0])
+            return bot.send_document(chat, files[0], filename=names[0], **extra)
         return bot.send_media_group(
-            chat, [InputMediaDocument(file, filename=name) for file, name in zip(files, names, strict=True)]
+            chat,
+            [InputMediaDocument(file, filename=name) for file, name in zip(files, names, strict=True)],
+            **extra,
         )
 
     return send

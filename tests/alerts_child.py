@@ -17,12 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 import bot.alerts  # noqa: F401  (registers the alert renderers)
 from bot.delivery import Sender, SenderConfig
 from bot.rendering import RENDERERS
-from bot.telegram_transport import TelegramTransport
+from bot.telegram_transport import AiohttpRequest, TelegramTransport
 from storage.db import create_engine, session_factory
 from storage.media import MediaStore
 from storage.models import OutboxMessage, OutboxStatus
@@ -43,9 +42,9 @@ async def _settled(sender: Sender) -> bool:
 async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     engine = create_engine(args.database_url)
-    request = HTTPXRequest(connection_pool_size=args.concurrency + 4)
+    request = AiohttpRequest(args.concurrency + 4)
     async with Bot(args.token, base_url=args.api_base_url, request=request) as telegram:
-        transport = TelegramTransport(telegram, MediaStore(Path(args.media_dir)))
+        transport = TelegramTransport(telegram, MediaStore(Path(args.media_dir)), paid_broadcast=args.rate > 30)
         config = SenderConfig(global_per_second=args.rate, concurrency=args.concurrency, poll_interval=0.05)
         sender = Sender(session_factory(engine), transport, RENDERERS, config=config, worker=WORKER)
         stop = asyncio.Event()

@@ -52,6 +52,18 @@ async def _start_child(
     )
 
 
+async def _output_at_exit(child: asyncio.subprocess.Process, timeout: float) -> bytes:
+    """What the child printed once it exits; killed if it has not within `timeout`, so a
+    failing test never leaves a sender running (it would wait for the gone emulator forever)."""
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(), timeout=timeout)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    return out
+
+
 async def _rows(sessions: Sessions) -> list[OutboxMessage]:
     async with sessions() as session:
         return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
@@ -82,7 +94,7 @@ async def test_sigkill_mid_way_sends_nothing_twice(
     assert pending_at_kill, "killed too late to test anything"
 
     second = await _start_child(database_url, emu, tmp_path / "second.log", "--exit-when-settled")
-    out, _ = await asyncio.wait_for(second.communicate(), timeout=60)
+    out = await _output_at_exit(second, timeout=60)
     assert second.returncode == 0, (tmp_path / "second.log").read_text()
 
     final = await _rows(sessions)

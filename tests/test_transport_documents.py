@@ -38,7 +38,9 @@ def pdf(n: int) -> bytes:
 
 @pytest.fixture
 async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
-    async with Bot(emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url) as b:
+    # As the application's sender: uploads through aiohttp.
+    request = telegram_transport.AiohttpRequest(8)
+    async with Bot(emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url, request=request) as b:
         yield b
 
 

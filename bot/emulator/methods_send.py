@@ -36,9 +36,15 @@ def _send(
     # Flood limits are checked last, after validation: a rejected request
     # should not use up the chat's allowance.
     call.state.limiter.acquire(chat.id, is_group=chat.is_group)
+    _count_paid(call, 1)
     return call.state.bot_sends(
         chat, content, markup=markup, reply_to=reply_to, forward_origin=forward_origin
     )
+
+
+def _count_paid(call: Call, messages: int) -> None:
+    if call.params.flag("allow_paid_broadcast"):
+        call.state.stats.paid_broadcasts += messages
 
 
 @api_method("sendMessage")
@@ -110,6 +116,7 @@ async def send_media_group(call: Call) -> object:
     _check_album_mix([content_kind for content_kind, _ in contents])
     reply_to = reply_target(call, chat)
     call.state.limiter.acquire(chat.id, is_group=chat.is_group, weight=len(contents))
+    _count_paid(call, len(contents))
     group_id = call.state.next_media_group_id()
     sent = []
     for _, content in contents:

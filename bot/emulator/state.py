@@ -60,6 +60,8 @@ class Stats:
     # Files the bot uploaded (multipart parts), not those it named by file_id or URL.
     uploads: int = 0
     uploaded_bytes: int = 0
+    # Messages sent with allow_paid_broadcast (Telegram charges for them).
+    paid_broadcasts: int = 0
 
 
 @dataclass
