@@ -68,8 +68,10 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     literal_column,
@@ -240,7 +242,9 @@ class Claimed:
     platform: str
     chat_id: str
     kind: str
-    params: Mapping[str, Any]
+    # The params as stored (JSON text): the sender renders rows with the same
+    # text once, so a broadcast's 100,000 copies are not each decoded.
+    params_json: str
     # The recipient's language now (users.language), else the row's; None: the default.
     language: str | None
     recipient_user_id: int | None
@@ -256,6 +260,11 @@ class Claimed:
     edit_target: str | None
     # The lease token; every mark_* checks it.
     claimed_by: str
+
+    @functools.cached_property
+    def params(self) -> Mapping[str, Any]:
+        value: Mapping[str, Any] = json.loads(self.params_json)
+        return value
 
 
 async def claim(
@@ -388,7 +397,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.platform,
     _OUTBOX.c.chat_id,
     _OUTBOX.c.kind,
-    _OUTBOX.c.params,
+    cast(_OUTBOX.c.params, Text).label("params_json"),
     _OUTBOX.c.language,
     _OUTBOX.c.recipient_user_id,
     _OUTBOX.c.priority,
@@ -419,7 +428,7 @@ async def _load_claimed(session: AsyncSession, rows: Sequence[Any], token: str) 
                 platform=row.platform,
                 chat_id=row.chat_id,
                 kind=row.kind,
-                params=row.params,
+                params_json=row.params_json,
                 language=user_language or row.language,
                 recipient_user_id=row.recipient_user_id,
                 recipient_blocked=blocked_at is not None,
