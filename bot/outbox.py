@@ -294,14 +294,8 @@ async def claim(
         chosen = _one_per_chat(candidates, limit)
         if not chosen:
             return []
-        table = OutboxMessage.__table__
         claimed = (
-            await session.execute(
-                table.update()
-                .where(table.c.id.in_(chosen), table.c.status == OutboxStatus.PENDING)
-                .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=token)
-                .returning(*_CLAIMED_COLUMNS)
-            )
+            await session.execute(_claiming(dialect), {"ids": chosen, "claimed_at": now, "token": token})
         ).all()
         return await _load_claimed(session, claimed, token)
 
@@ -406,6 +400,24 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.redeliver_unconfirmed,
     _OUTBOX.c.edit_of_id,
 )
+
+
+@functools.cache
+def _claiming(dialect: str) -> Any:
+    """UPDATE the chosen rows (still pending) to `sending`, returning them.
+
+    On SQLite "status = 'pending'" is written "+status": otherwise SQLite looks
+    the rows up through ix_outbox_claim, every pending row of a broadcast,
+    instead of fetching the few chosen ids by primary key (20 ms a claim at
+    100,000 rows, against a fraction of one).
+    """
+    status = literal_column(f"+{_OUTBOX.name}.status") if dialect == "sqlite" else _OUTBOX.c.status
+    return (
+        _OUTBOX.update()
+        .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.SENDING, claimed_at=bindparam("claimed_at"), claimed_by=bindparam("token"))
+        .returning(*_CLAIMED_COLUMNS)
+    )
 
 
 async def _load_claimed(session: AsyncSession, rows: Sequence[Any], token: str) -> list[Claimed]:

@@ -853,3 +853,22 @@ def test_telegram_errors_map_to_neutral_ones(error: TelegramError, expected: obj
         assert isinstance(edit, TemporaryFailure) and not edit.maybe_delivered
     else:
         assert isinstance(neutral, Unreachable)
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+def test_plain_api_answers_map_as_ptbs_do() -> None:
+    """The sender's own sendMessage (AiohttpRequest.call) raises what PTB would for each answer."""
+    def neutral(status: int, **answer: Any) -> DeliveryError:
+        error = telegram_transport._api_error(status, {"ok": False, "error_code": status, **answer})
+        return telegram_transport._neutral(error, partial=False, idempotent=False)
+
+    flood = neutral(429, description="Too Many Requests: retry after 7", parameters={"retry_after": 7})
+    assert isinstance(flood, RetryLater) and flood.seconds == 7
+    assert isinstance(neutral(403, description="Forbidden: bot was blocked by the user"), Unreachable)
+    rejected = neutral(400, description="Bad Request: chat not found")
+    assert isinstance(rejected, Rejected) and rejected.reason is RejectReason.INVALID
+    moved = neutral(400, description="Bad Request: group chat was upgraded", parameters={"migrate_to_chat_id": -100})
+    assert isinstance(moved, Rejected) and "-100" in moved.detail
+    down = neutral(502, description="Bad Gateway")
+    assert isinstance(down, TemporaryFailure) and not down.maybe_delivered
+
