@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import io
+from collections import Counter
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+import sqlalchemy
 from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,7 +61,12 @@ def _echo(params: Mapping[str, Any], _: Translator) -> Rendered:
     return Rendered(str(params["text"]))
 
 
+# How often each language's text was made by `_stale`.
+STALE_RENDERS: Counter[str] = Counter()
+
+
 def _stale(params: Mapping[str, Any], _: Translator) -> Rendered:
+    STALE_RENDERS[_.language] += 1
     return Rendered(_(STALE_BUTTON))
 
 
@@ -319,12 +326,39 @@ async def test_language_is_chosen_when_sending(
     async with sessions.begin() as session:
         await session.execute(update(User).where(User.id == lan_id).values(language="en"))
 
+    STALE_RENDERS.clear()
     await make_sender(sessions, transport).drain_once()
 
     assert EN(STALE_BUTTON) != VI(STALE_BUTTON)
     assert emu.private_chat(lan).last_bot_message.text == EN(STALE_BUTTON)
     assert agency.last_bot_message.text == EN(STALE_BUTTON)
     assert emu.private_chat(group_member).last_bot_message.text == VI(STALE_BUTTON)
+    # Rows alike (same kind, params and language) are rendered once: a broadcast's text per language.
+    assert STALE_RENDERS == {"en": 1, "vi": 1}
+
+
+async def test_the_claim_fetches_rows_by_primary_key(sessions: Sessions, engine: Any, backend: str) -> None:
+    """SQLite looked the chosen rows up through the status index: every pending row, at every claim."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL plans the claim from its statistics")
+    async with sessions.begin() as session:
+        for chat in range(40):
+            await outbox.enqueue(session, chat_id=str(chat), kind="test.echo", params={"text": "x"})
+    statements: list[tuple[str, Any]] = []
+
+    def remember(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    sqlalchemy.event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        assert len(await outbox.claim(sessions, worker="w", limit=4, now=datetime.now(UTC))) == 4
+    finally:
+        sqlalchemy.event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    [(claiming, parameters)] = [(sql, p) for sql, p in statements if sql.startswith("UPDATE")]
+    async with engine.connect() as connection:
+        plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {claiming}", parameters)).all()
+    assert any("PRIMARY KEY" in str(step) for step in plan), plan
+    assert not any("ix_outbox_claim" in str(step) for step in plan), plan
 
 
 async def test_edit_of_changes_the_card_in_place(
