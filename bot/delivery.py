@@ -812,10 +812,10 @@ class Sender:
             await self._record(lambda: outbox.mark_unconfirmed(self.sessions, row, error=error))
             self.counters.unconfirmed += 1
             return
-        # Due at once: it goes first, in its chat's order, when sending resumes.
+        # Back in its place in the queue: it goes when sending resumes, in its turn.
         await self._record(
             lambda: outbox.mark_retry(
-                self.sessions, row, not_before=self.clock(), error=error, count_attempt=False
+                self.sessions, row, not_before=row.not_before, error=error, count_attempt=False
             )
         )
         self.counters.retried += 1

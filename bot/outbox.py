@@ -251,6 +251,8 @@ class Claimed:
     # The recipient blocked the bot after this row was enqueued.
     recipient_blocked: bool
     priority: int
+    # When it was due: its place in the queue.
+    not_before: datetime
     attempts: int
     redeliver_unconfirmed: bool
     edit_of_id: int | None
@@ -445,6 +447,7 @@ async def _load_claimed(session: AsyncSession, rows: Sequence[Any], token: str) 
                 recipient_user_id=row.recipient_user_id,
                 recipient_blocked=blocked_at is not None,
                 priority=row.priority,
+                not_before=row.not_before,
                 attempts=row.attempts,
                 redeliver_unconfirmed=row.redeliver_unconfirmed,
                 edit_of_id=row.edit_of_id,

@@ -563,6 +563,7 @@ async def test_an_outage_pauses_the_sender_and_loses_nothing(
                       redeliver_unconfirmed=True)
     # Two tries 20 ms apart: before outages paused the sender, an outage failed every row it reached.
     config = fast(global_per_second=100, max_attempts=2, outage_backoff_initial=0.05, outage_backoff_max=0.2)
+    due = {row.id: row.not_before for row in await rows(sessions)}
     sender = make_sender(sessions, transport, config)
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run(stop))
@@ -589,6 +590,8 @@ async def test_an_outage_pauses_the_sender_and_loses_nothing(
     stored = await rows(sessions)
     assert {r.status for r in stored} == {OutboxStatus.SENT}
     assert {r.attempts for r in stored} == {0}  # an outage costs no row a try
+    assert {r.id: r.not_before for r in stored} == due  # nor its place in the queue
+    assert any("platform unreachable" in (r.last_error or "") for r in stored)
     assert sender.counters.outages == 1 and not sender.platform_down
 
 
