@@ -27,11 +27,13 @@ after the first part of a photo+text message went out).
 
 Rows enqueued with `redeliver_unconfirmed=True` choose at least once instead:
 recovery always puts them back to `pending`, whatever tries they have used
-(an alert must not be lost to a crash), and the sender sends them again when an outcome is unknown without a crash (a read
-timeout, a connection dropped after the request left). Alerts about danger
-prefer a duplicate to a miss. A duplicate needs the first copy to have been on
-the wire when the sender died or its connection broke, so each such event
-duplicates at most what was in flight then.
+(an alert must not be lost to a crash), and the sender sends them again when
+an outcome is unknown without a crash (a read timeout, a connection dropped
+after the request left, a failure after the first part of a message in
+several parts went out). Alerts about danger prefer a duplicate to a miss. A
+duplicate needs the first copy, or its first part, to have gone out just
+before the sender died or its request failed, so each such event duplicates
+at most what was in flight then.
 
 In-flight bound: a sender claims only as many rows as it has free send slots
 (`SenderConfig.concurrency`, default 8) and starts each claimed row at once,
