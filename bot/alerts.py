@@ -16,8 +16,9 @@ The rules (003 Art. 3.9, 12-13; DOMAIN.md "Alerts"):
 * Approval publishes at once, or at `publish_at`. Publication writes one outbox
   row per recipient in the same transaction (`publish`), urgent alerts at
   `Priority.URGENT`, announcements at `Priority.ANNOUNCEMENT` (after every
-  message to one person), with `redeliver_unconfirmed`: after a crash a
-  subscriber may get a second copy of what was in flight, never no copy.
+  message to one person), with `redeliver_unconfirmed`: after a crash, or an
+  answer lost on a broken connection, a subscriber may get a second copy of
+  what was in flight (at most `OUTBOX_IN_FLIGHT` messages), never no copy.
   Messages to the people running an alert (review requests, decisions, lapses,
   delivery reports) go at `Priority.CONTROL`, ahead of every broadcast.
 * The focal unit sees what waits for its decision and what is scheduled
