@@ -299,6 +299,8 @@ async def test_transfer_to_another_agency(office: Office, capsys) -> None:
     answer = await office.press_card(office.other_receiver, moved, VI("✅ Receive"), group=office.other_group)
     assert answer.text == VI("📥 {code} received. Assign it from the card.", code=filed.code)
     assert (await office.report(filed.report_id)).state == State.RECEIVED
+    # The next press must be on the card as the receipt left it, not on the buttons it replaced.
+    await office.card_edit(moved, VI(CARD_STATE_LABELS[State.RECEIVED]), group=office.other_group)
 
     # On to XA-03, which has bound no group: its receiving officer hears of it privately and acts from
     # there; its handling officer hears nothing.
