@@ -69,6 +69,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import outbox, subscriptions
 from bot.i18n import N_, Translator, nfc, translator
+from bot.notices import reachable
 from bot.officials import roles_of
 from bot.rendering import RENDERERS, Attachment, Button, Rendered
 from bot.reports import next_number
@@ -572,11 +573,9 @@ async def _tell(session: AsyncSession, alert: Alert, decision: str, by: Official
                 zone_name: str, *, to: Sequence[int | None], **extra: Any) -> None:
     """What happened to `alert` (ALERT_DECISION), to the officials `to` other than the one who did it."""
     for official_id in sorted({i for i in to if i is not None} - {by.id if by else None}):
-        official = await session.get(Official, official_id)
-        if official is None or official.status != OfficialStatus.ACTIVE:
+        user = await reachable(session, official_id, None)
+        if user is None:
             continue
-        user = await session.get(User, official.user_id)
-        assert user is not None
         await outbox.enqueue(
             session, chat_id=user.chat_id, kind=ALERT_DECISION, recipient_user_id=user.id,
             priority=Priority.CONTROL, not_before=at, dedupe_key=f"alert-decision:{alert.id}:{alert.version}:{official_id}",
@@ -943,11 +942,9 @@ async def _report(session: AsyncSession, alert: Alert, state: Progress, at: date
     seconds = max(0.0, (at - (alert.published_at or at)).total_seconds())
     official_ids = {i for i in (alert.approver_official_id, alert.author_official_id) if i is not None}
     for official_id in sorted(official_ids):
-        official = await session.get(Official, official_id)
-        if official is None or official.status != OfficialStatus.ACTIVE:
+        user = await reachable(session, official_id, None)
+        if user is None:
             continue
-        user = await session.get(User, official.user_id)
-        assert user is not None
         await outbox.enqueue(
             session, chat_id=user.chat_id, kind=ALERT_REPORT, recipient_user_id=user.id, priority=Priority.CONTROL,
             not_before=at, dedupe_key=f"alert-report:{alert.id}:{official_id}",

@@ -98,15 +98,18 @@ async def tell_citizen(session: AsyncSession, desk: Desk, report: Report, citize
                          dedupe_key=f"step:{event.id}")
 
 
-async def reachable(session: AsyncSession, official_id: int | None, agency_id: int) -> User | None:
-    """The account of an official who may still hear about a report of `agency_id`, if they may.
+async def reachable(session: AsyncSession, official_id: int | None, agency_id: int | None) -> User | None:
+    """The account of an official who may still hear about work of `agency_id` (None: of any agency).
 
-    Nothing of a report reaches an official who is suspended, revoked or has
-    moved to another agency: a suspended account's chat may be in the wrong
-    hands, and a moved official no longer answers for the agency's reports.
+    Nothing reaches an official who is suspended or revoked, and nothing of a
+    report one who has moved to another agency: a suspended account's chat may
+    be in the wrong hands (000 Art. 5.3), and a moved official no longer answers
+    for the agency's reports.
     """
     official = await session.get(Official, official_id) if official_id is not None else None
-    if official is None or official.status != OfficialStatus.ACTIVE or official.agency_id != agency_id:
+    if official is None or official.status != OfficialStatus.ACTIVE:
+        return None
+    if agency_id is not None and official.agency_id != agency_id:
         return None
     return await session.get(User, official.user_id)
 
@@ -135,12 +138,10 @@ async def tell_assignee(session: AsyncSession, desk: Desk, report: Report, offic
 
 
 async def tell_unassigned(session: AsyncSession, report: Report, official_id: int, event: ReportEvent) -> None:
-    official = await session.get(Official, official_id)
-    if official is None or official.status != OfficialStatus.ACTIVE:
-        # A suspended or revoked account's chat may be in the wrong hands.
+    # The work is no longer theirs whatever agency they are in now.
+    user = await reachable(session, official_id, None)
+    if user is None:
         return
-    user = await session.get(User, official.user_id)
-    assert user is not None
     await outbox.enqueue(session, chat_id=user.chat_id, kind=OFFICIAL_UNTASK,
                          params={"code": report.code, "action": event.kind},
                          recipient_user_id=user.id, dedupe_key=f"untask:{event.id}")

@@ -38,6 +38,7 @@ from storage.models import (
 from storage.models.alerts import AlertMode
 from storage.models.officials import Role
 from storage.models.outbox import OutboxStatus
+from tests.children import output_at_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS = 20_000
@@ -96,18 +97,6 @@ async def _child(database_url: str, emu: BotApiEmulator, media: Path, log: Path,
     )
 
 
-async def _output_at_exit(child: asyncio.subprocess.Process, timeout: float) -> bytes:
-    """What the child printed once it exits; killed if it has not within `timeout`, so a
-    failing test never leaves a sender running (it would wait for the gone emulator forever)."""
-    try:
-        out, _ = await asyncio.wait_for(child.communicate(), timeout=timeout)
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
-    return out
-
-
 async def _count(sessions: Sessions, status: OutboxStatus) -> int:
     async with sessions() as session:
         return int(await session.scalar(
@@ -137,7 +126,7 @@ async def test_broadcast_survives_a_hard_kill(
     assert await _count(sessions, OutboxStatus.PENDING) > 0, "killed too late to test anything"
 
     second = await _child(database_url, emu, tmp_path, tmp_path / "second.log", "--exit-when-settled")
-    out = await _output_at_exit(second, timeout=90)
+    out = await output_at_exit(second, timeout=90)
     assert second.returncode == 0, (tmp_path / "second.log").read_text()
     assert json.loads(out)["failed"] == 0
 

@@ -55,6 +55,7 @@ from tests.reminder_world import (
     GROUP,
     TZ,
     Person,
+    World,
     act,
     build_world,
     last_outbox_id,
@@ -324,8 +325,8 @@ async def test_marking_urgent_after_assignment(sessions: async_sessionmaker[Asyn
         assert event is not None and event.actor_user_id == world.head.user.id and not event.public
 
 
-async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
-        sessions: async_sessionmaker[AsyncSession]) -> None:
+async def four_unsatisfied_marks(sessions: async_sessionmaker[AsyncSession]) -> tuple[World, Desk, int]:
+    """A report resolved on Wednesday 25/11 at 09:00 that the citizen has been unsatisfied with four times."""
     world = await build_world(sessions, office_group=True)
     desk = make_desk()
     report_id = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
@@ -335,6 +336,12 @@ async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
         report.state, report.unsatisfied_count, report.resolved_at, report.due_at = (
             State.RESOLVED, 4, vn(2026, 11, 25, 9), None)
         report.next_reminder_at = None
+    return world, desk, report_id
+
+
+async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    world, desk, report_id = await four_unsatisfied_marks(sessions)
     citizen = Actor.citizen(world.citizen.id)
     await act(sessions, desk, report_id, Action.RATE, citizen, vn(2026, 11, 25, 10), rating=Rating.UNSATISFIED)
     await tick(sessions, desk, vn(2026, 11, 25, 10, 0, 30))
@@ -349,15 +356,7 @@ async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
 
 
 async def test_the_dissatisfaction_alert_waits_for_office_hours(sessions: async_sessionmaker[AsyncSession]) -> None:
-    world = await build_world(sessions, office_group=True)
-    desk = make_desk()
-    report_id = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
-    async with sessions.begin() as session:
-        report = await session.get(Report, report_id)
-        assert report is not None
-        report.state, report.unsatisfied_count, report.resolved_at, report.due_at = (
-            State.RESOLVED, 4, vn(2026, 11, 25, 9), None)
-        report.next_reminder_at = None
+    world, desk, report_id = await four_unsatisfied_marks(sessions)
     # The fifth unsatisfied mark on Wednesday evening: the Provincial Office hears of it on Thursday at opening.
     await act(sessions, desk, report_id, Action.RATE, Actor.citizen(world.citizen.id), vn(2026, 11, 25, 19),
               rating=Rating.UNSATISFIED)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import outbox
 from bot.emulator import BotApiEmulator
 from storage.models import OutboxMessage, OutboxStatus
+from tests.children import output_at_exit
 from tests.sender_child import KIND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,18 +51,6 @@ async def _start_child(
         stdout=asyncio.subprocess.PIPE,
         stderr=log.open("wb"),
     )
-
-
-async def _output_at_exit(child: asyncio.subprocess.Process, timeout: float) -> bytes:
-    """What the child printed once it exits; killed if it has not within `timeout`, so a
-    failing test never leaves a sender running (it would wait for the gone emulator forever)."""
-    try:
-        out, _ = await asyncio.wait_for(child.communicate(), timeout=timeout)
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
-    return out
 
 
 async def _rows(sessions: Sessions) -> list[OutboxMessage]:
@@ -94,7 +83,7 @@ async def test_sigkill_mid_way_sends_nothing_twice(
     assert pending_at_kill, "killed too late to test anything"
 
     second = await _start_child(database_url, emu, tmp_path / "second.log", "--exit-when-settled")
-    out = await _output_at_exit(second, timeout=60)
+    out = await output_at_exit(second, timeout=60)
     assert second.returncode == 0, (tmp_path / "second.log").read_text()
 
     final = await _rows(sessions)
