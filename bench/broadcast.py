@@ -20,7 +20,7 @@ Prints JSON.
 
     python bench/broadcast.py                      # 100,000 subscribers, SQLite (+ PostgreSQL if a URL is known)
     python bench/broadcast.py --subscribers 20000 --seconds 10 --postgres-url postgresql+asyncpg://…/test
-    python bench/broadcast.py --smoke              # CI: a few hundred subscribers, proves it still runs
+    python bench/broadcast.py --smoke              # CI: a few thousand subscribers, proves it still runs
 """
 from __future__ import annotations
 
@@ -344,7 +344,7 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each rate is measured")
     parser.add_argument("--postgres-url", default=os.environ.get("CONGDAN_TEST_POSTGRES_URL"))
-    parser.add_argument("--smoke", action="store_true", help="a few hundred subscribers, to prove the benchmark runs")
+    parser.add_argument("--smoke", action="store_true", help="a few thousand subscribers, to prove the benchmark runs")
     parser.add_argument("--serve-emulator", type=int, help=argparse.SUPPRESS)
     # One backend's run, in the child process `bench_in_child` starts.
     parser.add_argument("--backend-url", help=argparse.SUPPRESS)
@@ -360,7 +360,8 @@ async def main() -> None:
                                      Path(args.media))
         print(json.dumps(result))
         return
-    subscribers, seconds = (300, 1.5) if args.smoke else (args.subscribers, args.seconds)
+    # Enough rows that even the unlimited run is still sending when it is measured.
+    subscribers, seconds = (3000, 1.5) if args.smoke else (args.subscribers, args.seconds)
     child, emulator_url = await start_emulator(subscribers)
     results: dict[str, Any] = {"subscribers": subscribers, "seconds_per_rate": seconds, "smoke": args.smoke,
                                "cpus": os.cpu_count()}
