@@ -477,6 +477,18 @@ async def _decisions(sessions: Sessions, alert_id: int) -> dict[int, str]:
             for r in rows if r.params["alert_id"] == alert_id and r.params["decision"] == "lapsed"}
 
 
+async def _submitted_update(sessions: Sessions, world, original: int, edit) -> int:
+    """An update of the published alert `original`, changed by `edit` and sent for approval; its id."""
+    async with sessions.begin() as session:
+        first = await session.get(Alert, original)
+        assert first is not None
+        change = await alerts.draft_change(session, world.author, first, MessageType.UPDATE, NOW)
+        assert isinstance(change, Alert)
+        assert edit(change) is None
+        assert await alerts.submit(session, change, world.author, NOW) == 1
+        return change.id
+
+
 async def test_a_scheduled_alert_that_lapses_is_reported_to_its_author_and_approver(sessions: Sessions) -> None:
     world = await _world(sessions)
     # Due in an hour, expiring in two; the runner is down until three hours from now.
@@ -485,14 +497,8 @@ async def test_a_scheduled_alert_that_lapses_is_reported_to_its_author_and_appro
     # An update due in an hour, of an alert cancelled before then.
     original = await _draft(sessions, world)
     await _approve(sessions, original, world.approver)
-    async with sessions.begin() as session:
-        first = await session.get(Alert, original)
-        assert first is not None
-        change = await alerts.draft_change(session, world.author, first, MessageType.UPDATE, NOW)
-        assert isinstance(change, Alert)
-        alerts.set_time(change, "publish_at", NOW + timedelta(hours=1), NOW)
-        assert await alerts.submit(session, change, world.author, NOW) == 1
-        update_id = change.id
+    update_id = await _submitted_update(
+        sessions, world, original, lambda change: alerts.set_time(change, "publish_at", NOW + timedelta(hours=1), NOW))
     assert (await _approve(sessions, update_id, world.approver)).recipients is None  # type: ignore[union-attr]
     async with sessions.begin() as session:
         first = await session.get(Alert, original)
@@ -530,14 +536,9 @@ async def test_cap_documents_over_http(sessions: Sessions) -> None:
     world = await _world(sessions)
     original = await _draft(sessions, world, communes=(world.xa01,))
     await _approve(sessions, original, world.approver)
-    async with sessions.begin() as session:
-        first = await session.get(Alert, original)
-        assert first is not None
-        change = await alerts.draft_change(session, world.author, first, MessageType.UPDATE, NOW)
-        assert isinstance(change, Alert)
-        assert alerts.set_text(change, "description_vi", "Nước đã rút một phần.", NOW) is None
-        assert await alerts.submit(session, change, world.author, NOW) == 1
-        update_id = change.id
+    update_id = await _submitted_update(
+        sessions, world, original,
+        lambda change: alerts.set_text(change, "description_vi", "Nước đã rút một phần.", NOW))
     await _approve(sessions, update_id, world.approver, NOW + timedelta(minutes=5))
     drill = await _draft(sessions, world, mode=AlertMode.EXERCISE)
     await _approve(sessions, drill, world.approver, NOW + timedelta(minutes=6))
