@@ -39,7 +39,7 @@ from storage.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.casework import Desk
+    from bot.desk import Desk
 
 KIND = "agency.card"
 PREFIX = "rc"

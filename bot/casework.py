@@ -8,8 +8,8 @@ platform.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, deadlines, notices, reminders, workflow
-from bot.calendar import WorkingCalendar
-from bot.deadlines import StageLimits
 from bot.i18n import nfc
-from bot.officials import roles_of
+from bot.desk import Desk
+from bot.roles import roles_of
 from bot.province import RejectReason, reject_reasons_from_json
 from bot.workflow import Action, Actor, Need, Outcome, Refusal, State
 from storage.models import (
@@ -36,22 +35,6 @@ from storage.models.officials import OfficialStatus, Role
 
 # Longest text an official or citizen may type into a step (a reason, a note, a result).
 TEXT_MAX = 2000
-
-
-@dataclass(frozen=True)
-class Desk:
-    """What acting on reports needs besides the database: the calendar and the stage limits."""
-
-    calendar: WorkingCalendar
-    limits: StageLimits
-    timezone: str
-    # Agencies that keep office hours of their own (bot/calendars.py); the
-    # others use the province's `calendar`.
-    agency_calendars: Mapping[int, WorkingCalendar] = field(default_factory=dict)
-
-    def calendar_for(self, agency_id: int | None) -> WorkingCalendar:
-        """The calendar an agency's deadlines are counted in."""
-        return self.agency_calendars.get(agency_id, self.calendar) if agency_id is not None else self.calendar
 
 
 async def actor_of(session: AsyncSession, user: User) -> Actor:

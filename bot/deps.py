@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import outbox
 from bot.calendar import WorkingCalendar
 from bot.calendars import CalendarCache, load_calendars
-from bot.casework import Desk
+from bot.desk import Desk
 from bot.config import Settings
 from bot.deadlines import StageLimits, with_province
 from bot.drafts import Limits

@@ -38,7 +38,7 @@ from storage.models.officials import OfficialStatus, Role
 from storage.models.outbox import Priority
 
 if TYPE_CHECKING:
-    from bot.casework import Desk
+    from bot.desk import Desk
 
 CITIZEN_STEP = "citizen.step"
 OFFICIAL_TASK = "official.task"

@@ -34,14 +34,17 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notices
+from bot.casework import hand_over
 from bot.citizens import NAME_MAX, NAME_MIN, NameProblem, parse_vietnamese_phone
+from bot.desk import Desk
 from bot.i18n import N_, nfc
+from bot.roles import roles_of
 from storage.models import (
     AccessAudit,
     Agency,
@@ -55,8 +58,6 @@ from storage.models import (
 from storage.models.officials import OfficialStatus, Role
 from storage.models.province import AgencyKind
 
-if TYPE_CHECKING:
-    from bot.casework import Desk
 
 log = logging.getLogger(__name__)
 
@@ -237,11 +238,6 @@ async def official_of_account(
         .join(User, Official.user_id == User.id)
         .where(User.platform == platform, User.external_id == str(external_id))
     )
-
-
-async def roles_of(session: AsyncSession, official_id: int) -> frozenset[Role]:
-    rows = await session.scalars(select(OfficialRole.role).where(OfficialRole.official_id == official_id))
-    return frozenset(Role(r) for r in rows)
 
 
 def _refusal_for_status(official: Official) -> Refusal | None:
@@ -773,8 +769,6 @@ async def reassign_open_work(
 
     The report workflow does it (one timeline event per report); returns how many.
     """
-    from bot.casework import hand_over
-
     return await hand_over(session, desk, official.id, handover_to.id if handover_to else None, at, reason)
 
 

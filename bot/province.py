@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import WeeklyHours
-from bot.calendars import weekly_hours_from_mapping, weekly_hours_to_json
+from bot.office_hours import weekly_hours_from_mapping, weekly_hours_to_json
 from bot.deadlines import parse_province_limits, province_limits_to_json
 from storage.models.base import utcnow
 from storage.models.province import (
@@ -207,17 +207,6 @@ def calendar_to_json(extra_days_off: Iterable[date], extra_working_days: Iterabl
             "extra_days_off": [day.isoformat() for day in extra_days_off],
             "extra_working_days": [day.isoformat() for day in extra_working_days],
         }
-    )
-
-
-def calendar_from_json(text: str | None) -> tuple[tuple[date, ...], tuple[date, ...]]:
-    """(extra_days_off, extra_working_days) from `Province.calendar_json`."""
-    if not text:
-        return (), ()
-    raw = json.loads(text)
-    return (
-        tuple(date.fromisoformat(day) for day in raw.get("extra_days_off", ())),
-        tuple(date.fromisoformat(day) for day in raw.get("extra_working_days", ())),
     )
 
 

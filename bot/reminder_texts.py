@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import Verb, callback
 from bot.i18n import N_, Translator
 from bot.notices import WORK
-from bot.reminders import (
+from bot.reminder_kinds import (
     DAILY_DIGEST,
     DISSATISFIED_ALERT,
     MONTHLY_LATE,

@@ -52,13 +52,12 @@ Provincial Office a monthly list of the stages that were late.
 """
 from __future__ import annotations
 
-import enum
 import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, true, update
@@ -69,6 +68,19 @@ from bot import outbox
 from bot.calendar import WorkingCalendar
 from bot.cards import Verb, callback
 from bot.deadlines import StageLimits
+from bot.desk import Desk
+from bot.reminder_kinds import (
+    CLOCKED,
+    DAILY_DIGEST,
+    DISSATISFIED_ALERT,
+    MONTHLY_LATE,
+    OVERDUE_ALERT,
+    PAUSED,
+    STAGE_OF_STATE,
+    STAGE_REMINDER,
+    Stage,
+    StepKind,
+)
 from bot.notices import WORK
 from bot.workflow import Action, State
 from storage.models import (
@@ -88,17 +100,8 @@ from storage.models.officials import OfficialStatus, Role
 from storage.models.outbox import Priority
 from storage.models.province import AgencyKind
 
-if TYPE_CHECKING:
-    from bot.casework import Desk
 
 log = logging.getLogger(__name__)
-
-# Outbox kinds (renderers in bot/reminder_texts.py).
-STAGE_REMINDER = "reminder.stage"
-OVERDUE_ALERT = "reminder.overdue"
-DISSATISFIED_ALERT = "reminder.dissatisfied"
-DAILY_DIGEST = "reminder.digest"
-MONTHLY_LATE = "reminder.late_month"
 
 # A step that fell due at closing time (a deadline at 17:30) still goes with
 # the tick that follows, instead of waiting for the next morning.
@@ -116,35 +119,6 @@ MAX_STEPS_PER_TICK = 16
 
 DIGEST_JOB = "digest"
 MONTHLY_JOB = "late_month"
-
-
-class Stage(enum.StrEnum):
-    RECEIVE = "receive"  # screen and receive, 8 working hours (Art. 9.2)
-    DISPATCH = "dispatch"  # assign, 4 working hours
-    HANDLE = "handle"  # handle and approve, 7 working days (urgent: 4 working hours)
-    CLARIFY = "clarify"  # answer the citizen's clarification, 7 working days (Art. 10.1)
-
-
-STAGE_OF_STATE: dict[State, Stage] = {
-    State.SUBMITTED: Stage.RECEIVE,
-    State.NEEDS_INFO: Stage.RECEIVE,
-    State.RECEIVED: Stage.DISPATCH,
-    State.ASSIGNED: Stage.HANDLE,
-    State.PENDING_APPROVAL: Stage.HANDLE,
-    State.CLARIFYING: Stage.CLARIFY,
-}
-# The clock stops while the agency waits for the citizen (DOMAIN "Deadlines").
-PAUSED = frozenset({State.NEEDS_INFO})
-# States whose deadline is running.
-CLOCKED = frozenset(STAGE_OF_STATE) - PAUSED
-
-
-class StepKind(enum.StrEnum):
-    SHARE = "share"
-    DEADLINE = "deadline"
-    OVERDUE = "overdue"
-    DAILY = "daily"
-    DISSATISFIED = "dissatisfied"
 
 
 def stage_length(stage: Stage, limits: StageLimits, calendar: WorkingCalendar, urgent: bool) -> timedelta:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, reminders, workflow
-from bot.casework import Desk
+from bot.desk import Desk
 from bot.deadlines import receive_due
 from bot.drafts import DraftContent, missing
 from bot.routing import Route, RouteKind, Router

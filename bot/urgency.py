@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import casework, workflow
-from bot.casework import Desk
+from bot.desk import Desk
 from bot.workflow import Action, Actor, Outcome, Refusal
 from storage.models import Report
 

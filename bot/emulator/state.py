@@ -23,7 +23,7 @@ from .ratelimit import RateLimiter
 from .updates import UpdateQueue
 from .views import ApiErrorRecord, BotEvent, CallbackAnswer, EventKind, MessageView
 from .waiting import Signal, wait_for_condition
-from .webhook import WebhookDelivery
+from .webhook import WebhookDelivery, WebhookSettings
 
 MB = 1024 * 1024
 
@@ -62,16 +62,6 @@ class Stats:
     uploaded_bytes: int = 0
     # Messages sent with allow_paid_broadcast (Telegram charges for them).
     paid_broadcasts: int = 0
-
-
-@dataclass
-class WebhookSettings:
-    url: str = ""
-    secret_token: str | None = None
-    max_connections: int = 40
-    allowed_updates: list[str] | None = None
-    last_error_date: int | None = None
-    last_error_message: str | None = None
 
 
 @dataclass

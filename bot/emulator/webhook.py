@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 if TYPE_CHECKING:
-    from .state import WebhookSettings
     from .updates import UpdateQueue
 
 FIRST_RETRY_DELAY = 0.2
 MAX_RETRY_DELAY = 5.0
 REQUEST_TIMEOUT = 10.0
+
+
+
+@dataclass
+class WebhookSettings:
+    url: str = ""
+    secret_token: str | None = None
+    max_connections: int = 40
+    allowed_updates: list[str] | None = None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
 
 
 class WebhookDelivery:
