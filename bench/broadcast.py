@@ -3,7 +3,7 @@
 For each backend (SQLite, and PostgreSQL when a URL is known) it loads the
 demo province, writes N subscribers, and approves one real alert: the time to
 enqueue is that approval, which writes one outbox row per subscriber in one
-pass. Then the application's sender (bot/delivery.py, with the alerts'
+pass. Then the application's sender (bot/delivery/sender.py, with the alerts'
 renderers) delivers the rows for a while at each rate:
 
   30/s      Telegram's default limit           achieved rate and its share of the limit
@@ -22,6 +22,7 @@ Prints JSON.
     python bench/broadcast.py --subscribers 20000 --seconds 10 --postgres-url postgresql+asyncpg://…/test
     python bench/broadcast.py --smoke              # CI: a few thousand subscribers, proves it still runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,6 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,18 +43,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Bot
 
-from bot import alerts
-from bot.delivery import ChatKind, Sender, SenderConfig
-from bot.emulator import DEFAULT_TOKEN, BotApiEmulator
-from bot.province import import_province
-from bot.rendering import RENDERERS, Rendered
-from bot.sandbox import province_file
-from bot.telegram_transport import AiohttpRequest, TelegramTransport
+from bench.databases import fresh_postgres
+from bot.cli.sandbox import province_file
+from bot.delivery.rendering import RENDERERS, Rendered
+from bot.delivery.sender import ChatKind, Sender, SenderConfig
+from bot.domain import alerts
+from bot.domain.province import import_province
+from bot.emulators.telegram import DEFAULT_TOKEN, BotApiEmulator
+from bot.platforms.telegram.transport import AiohttpRequest, TelegramTransport
 from storage.db import create_engine, session_factory
 from storage.media import MediaStore
 from storage.migrate import upgrade_to_head
@@ -140,8 +141,9 @@ async def populate(sessions: Sessions, subscribers: int) -> tuple[Official, Offi
         assert focal_unit is not None
         staff = []
         for index, (name, role) in enumerate((("Lê Văn Tác", Role.ALERT_AUTHOR), ("Trần Thị Duyệt", Role.FOCAL_UNIT))):
-            user = User(platform="telegram", external_id=f"staff{index}", chat_id=str(FIRST_ID - 1 - index),
-                        language="vi")
+            user = User(
+                platform="telegram", external_id=f"staff{index}", chat_id=str(FIRST_ID - 1 - index), language="vi"
+            )
             session.add(user)
             await session.flush()
             official = Official(user_id=user.id, agency_id=focal_unit.id, full_name=name)
@@ -152,18 +154,35 @@ async def populate(sessions: Sessions, subscribers: int) -> tuple[Official, Offi
     for start in range(0, subscribers, BATCH):
         ids = range(FIRST_ID + start, FIRST_ID + min(subscribers, start + BATCH))
         async with sessions.begin() as session:
-            await session.execute(insert(User), [
-                {"id": i, "platform": "telegram", "external_id": str(i), "chat_id": str(i),
-                 "language": "en" if i % 10 == 0 else "vi", "language_chosen": False, "phone_verified": False,
-                 "consent_at": now, "created_at": now, "updated_at": now} for i in ids])
-            await session.execute(insert(AlertFollower), [
-                {"user_id": i, "whole_province": True, "tester": False, "created_at": now, "updated_at": now}
-                for i in ids])
+            await session.execute(
+                insert(User),
+                [
+                    {
+                        "id": i,
+                        "platform": "telegram",
+                        "external_id": str(i),
+                        "chat_id": str(i),
+                        "language": "en" if i % 10 == 0 else "vi",
+                        "language_chosen": False,
+                        "phone_verified": False,
+                        "consent_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+            await session.execute(
+                insert(AlertFollower),
+                [
+                    {"user_id": i, "whole_province": True, "tester": False, "created_at": now, "updated_at": now}
+                    for i in ids
+                ],
+            )
     return staff[0], staff[1]
 
 
-async def enqueue(engine: AsyncEngine, sessions: Sessions, author: Official, approver: Official
-                  ) -> dict[str, Any]:
+async def enqueue(engine: AsyncEngine, sessions: Sessions, author: Official, approver: Official) -> dict[str, Any]:
     """Approve one real alert; the approval writes every subscriber's outbox row."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
@@ -172,8 +191,13 @@ async def enqueue(engine: AsyncEngine, sessions: Sessions, author: Official, app
         alerts.set_choice(alert, "severity", "Extreme", now)
         alerts.set_choice(alert, "urgency", "Immediate", now)
         alerts.set_text(alert, "headline_vi", "Bão số 3 đổ bộ: sơ tán ngay khỏi vùng trũng thấp", now)
-        alerts.set_text(alert, "description_vi", "Bão mạnh cấp 12, giật cấp 15, mưa rất to 200–300 mm. "
-                        "Nguy cơ cao lũ quét và sạt lở đất tại các xã vùng núi.", now)
+        alerts.set_text(
+            alert,
+            "description_vi",
+            "Bão mạnh cấp 12, giật cấp 15, mưa rất to 200–300 mm. "
+            "Nguy cơ cao lũ quét và sạt lở đất tại các xã vùng núi.",
+            now,
+        )
         alerts.set_text(alert, "instruction_vi", "Di chuyển đến nơi trú ẩn của xã; không qua ngầm tràn.", now)
         alerts.set_text(alert, "headline_en", "Typhoon No. 3 makes landfall: leave low-lying areas now", now)
         await alerts.submit(session, alert, author, now)
@@ -183,43 +207,68 @@ async def enqueue(engine: AsyncEngine, sessions: Sessions, author: Official, app
     started = time.perf_counter()
     async with sessions.begin() as session:
         alert = await session.get(Alert, alert_id)
-        approved = await alerts.approve(session, alert, approver, version, datetime.now(UTC),
-                                        zone_name="Asia/Ho_Chi_Minh")
+        approved = await alerts.approve(
+            session, alert, approver, version, datetime.now(UTC), zone_name="Asia/Ho_Chi_Minh"
+        )
     seconds = time.perf_counter() - started
     _current, heap_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     analyze_started = time.perf_counter()
     await alerts.refresh_statistics(engine, approved.recipients or 0)
-    return {"rows": approved.recipients, "seconds": round(seconds, 3),
-            "rows_per_second": round((approved.recipients or 0) / seconds) if seconds else None,
-            "python_heap_peak_mb": round(heap_peak / 1_048_576, 1),
-            "statistics_refresh_seconds": round(time.perf_counter() - analyze_started, 3)}
+    return {
+        "rows": approved.recipients,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round((approved.recipients or 0) / seconds) if seconds else None,
+        "python_heap_peak_mb": round(heap_peak / 1_048_576, 1),
+        "statistics_refresh_seconds": round(time.perf_counter() - analyze_started, 3),
+    }
 
 
 async def reset(engine: AsyncEngine, sessions: Sessions) -> None:
     """Every alert row pending again, as right after the approval."""
     async with sessions.begin() as session:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.kind == alerts.ALERT_MESSAGE)
-            .values(status=OutboxStatus.PENDING, claimed_at=None, claimed_by=None, sent_at=None,
-                    platform_message_id=None, attempts=0, last_error=None)
-            .execution_options(synchronize_session=False))
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == alerts.ALERT_MESSAGE)
+            .values(
+                status=OutboxStatus.PENDING,
+                claimed_at=None,
+                claimed_by=None,
+                sent_at=None,
+                platform_message_id=None,
+                attempts=0,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
     await alerts.refresh_statistics(engine, alerts.ANALYZE_AFTER_ROWS)
 
 
 async def sent_rows(sessions: Sessions) -> int:
     async with sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.kind == alerts.ALERT_MESSAGE, OutboxMessage.status == OutboxStatus.SENT)) or 0)
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == alerts.ALERT_MESSAGE, OutboxMessage.status == OutboxStatus.SENT)
+            )
+            or 0
+        )
 
 
-async def deliver(sessions: Sessions, transport: Any, limit: float | None, seconds: float, total: int
-                  ) -> dict[str, Any]:
+async def deliver(
+    sessions: Sessions, transport: Any, limit: float | None, seconds: float, total: int
+) -> dict[str, Any]:
     """Run the sender for `seconds` (or until every row is sent); its rate once under way."""
     in_flight = 8 if limit is not None and limit <= 100 else 64
     config = SenderConfig(global_per_second=limit or 1000.0, concurrency=in_flight, poll_interval=0.05)
-    sender = Sender(sessions, transport if limit else Unlimited(transport), RENDERERS, config=config,
-                    worker=f"bench-{uuid.uuid4().hex[:6]}")
+    sender = Sender(
+        sessions,
+        transport if limit else Unlimited(transport),
+        RENDERERS,
+        config=config,
+        worker=f"bench-{uuid.uuid4().hex[:6]}",
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run(stop))
     # The first second fills the pipeline; the rate is measured after it.
@@ -232,8 +281,13 @@ async def deliver(sessions: Sessions, transport: Any, limit: float | None, secon
     stop.set()
     await task
     rate = measured / elapsed if elapsed else 0.0
-    result: dict[str, Any] = {"limit_per_second": limit, "in_flight": in_flight, "seconds": round(elapsed, 2),
-                              "messages": measured, "sends_per_second": round(rate, 1)}
+    result: dict[str, Any] = {
+        "limit_per_second": limit,
+        "in_flight": in_flight,
+        "seconds": round(elapsed, 2),
+        "messages": measured,
+        "sends_per_second": round(rate, 1),
+    }
     if limit:
         result["share_of_limit"] = round(rate / limit, 3)
     result["recorded_sent"] = await sent_rows(sessions)
@@ -256,8 +310,14 @@ async def serve_emulator(subscribers: int) -> None:
 
 async def start_emulator(subscribers: int) -> tuple[asyncio.subprocess.Process, str]:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).resolve()), "--serve-emulator", str(subscribers),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve-emulator",
+        str(subscribers),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     assert child.stdout is not None
     line = await asyncio.wait_for(child.stdout.readline(), timeout=300)
     return child, line.decode().strip()
@@ -276,16 +336,17 @@ async def stop_emulator(child: asyncio.subprocess.Process) -> None:
 # --- one backend -------------------------------------------------------------------------------------
 
 
-async def bench_backend(url: str, subscribers: int, seconds: float, emulator_url: str, media: Path
-                        ) -> dict[str, Any]:
+async def bench_backend(url: str, subscribers: int, seconds: float, emulator_url: str, media: Path) -> dict[str, Any]:
     await upgrade_to_head(url)
     engine = create_engine(url)
     sessions = session_factory(engine)
     try:
         started = time.perf_counter()
         author, approver = await populate(sessions, subscribers)
-        result: dict[str, Any] = {"subscribers": subscribers,
-                                  "populate_seconds": round(time.perf_counter() - started, 1)}
+        result: dict[str, Any] = {
+            "subscribers": subscribers,
+            "populate_seconds": round(time.perf_counter() - started, 1),
+        }
         result["enqueue"] = await enqueue(engine, sessions, author, approver)
         total = result["enqueue"]["rows"]
         pipeline: dict[str, Any] = {}
@@ -311,27 +372,24 @@ def _name(limit: float | None) -> str:
     return f"limit_{int(limit)}_per_second" if limit else "no_limit"
 
 
-async def fresh_postgres(base: str) -> tuple[str, Callable[[], Awaitable[None]]]:
-    name = f"congdan_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(base).set(database=name).render_as_string(hide_password=False), drop
-
-
-async def bench_in_child(url: str, subscribers: int, seconds: float, emulator_url: str, media: Path
-                         ) -> dict[str, Any]:
+async def bench_in_child(url: str, subscribers: int, seconds: float, emulator_url: str, media: Path) -> dict[str, Any]:
     """`bench_backend` in a fresh process: its peak memory is that backend's alone."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).resolve()), "--backend-url", url, "--subscribers", str(subscribers),
-        "--seconds", str(seconds), "--emulator-url", emulator_url, "--media", str(media),
-        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--backend-url",
+        url,
+        "--subscribers",
+        str(subscribers),
+        "--seconds",
+        str(seconds),
+        "--emulator-url",
+        emulator_url,
+        "--media",
+        str(media),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     out, _ = await child.communicate()
     if child.returncode != 0:
         raise RuntimeError(f"the benchmark of {make_url(url).get_backend_name()} failed ({child.returncode})")
@@ -356,20 +414,26 @@ async def main() -> None:
         await serve_emulator(args.serve_emulator)
         return
     if args.backend_url is not None:
-        result = await bench_backend(args.backend_url, args.subscribers, args.seconds, args.emulator_url,
-                                     Path(args.media))
+        result = await bench_backend(
+            args.backend_url, args.subscribers, args.seconds, args.emulator_url, Path(args.media)
+        )
         print(json.dumps(result))
         return
     # Enough rows that even the unlimited run is still sending when it is measured.
     subscribers, seconds = (3000, 1.5) if args.smoke else (args.subscribers, args.seconds)
     child, emulator_url = await start_emulator(subscribers)
-    results: dict[str, Any] = {"subscribers": subscribers, "seconds_per_rate": seconds, "smoke": args.smoke,
-                               "cpus": os.cpu_count()}
+    results: dict[str, Any] = {
+        "subscribers": subscribers,
+        "seconds_per_rate": seconds,
+        "smoke": args.smoke,
+        "cpus": os.cpu_count(),
+    }
     try:
         with tempfile.TemporaryDirectory(prefix="congdan-bench-") as tmp:
             media = Path(tmp) / "media"
-            results["sqlite"] = await bench_in_child(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}",
-                                                     subscribers, seconds, emulator_url, media)
+            results["sqlite"] = await bench_in_child(
+                f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}", subscribers, seconds, emulator_url, media
+            )
             if args.postgres_url:
                 url, drop = await fresh_postgres(args.postgres_url)
                 try:

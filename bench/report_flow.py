@@ -13,6 +13,7 @@ costs on top of the library and the emulator.
     python bench/report_flow.py --citizens 50 --postgres-url postgresql+asyncpg://postgres@127.0.0.1/test
     python bench/report_flow.py --smoke         # CI: a handful of citizens, proves it still runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,29 +25,49 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
-from bot.emulator import BotApiEmulator, application_builder, running_application
-from bot.sandbox import load_province, province_file, running_bot, sandbox_settings
-from storage.db import create_engine
+from bench.databases import fresh_postgres
+from bot.cli.sandbox import load_province, province_file, running_bot, sandbox_settings
+from bot.emulators.telegram import BotApiEmulator, application_builder, running_application
 from storage.migrate import upgrade_to_head
 from tests import images
 from tests.citizen import Citizen
 
 UPDATES_PER_REPORT = 8
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Nông")
-GIVEN = ("An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hùng", "Lan", "Linh", "Mai", "Minh",
-         "Nam", "Nga", "Phúc", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Vân", "Yến")
+GIVEN = (
+    "An",
+    "Bình",
+    "Chi",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hải",
+    "Hạnh",
+    "Hùng",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Minh",
+    "Nam",
+    "Nga",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Vân",
+    "Yến",
+)
 
 
 def person(index: int) -> tuple[str, str]:
@@ -142,20 +163,6 @@ async def bench_echo(citizens: int) -> dict:
             await asyncio.gather(*(talk(i) for i in range(citizens)))
             seconds = time.perf_counter() - started
     return summary(latencies, citizens * UPDATES_PER_REPORT, seconds)
-
-
-async def fresh_postgres(base: str) -> tuple[str, Callable[[], Awaitable[None]]]:
-    name = f"congdan_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(base).set(database=name).render_as_string(hide_password=False), drop
 
 
 async def main() -> None:

@@ -18,6 +18,7 @@ Prints JSON: per count, the median and spread of the tick times, the steps
 and messages each tick wrote, and the query plan of the due-row scan; then
 calendar operations per second.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,15 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import reminders
-from bot.calendar import WorkingCalendar
-from bot.casework import Desk
-from bot.deadlines import StageLimits
-from bot.province import import_province
-from bot.sandbox import province_file
+from bench.databases import fresh_postgres
+from bot.cli.sandbox import province_file
+from bot.domain import reminders
+from bot.domain.calendar import WorkingCalendar
+from bot.domain.deadlines import StageLimits
+from bot.domain.desk import Desk
+from bot.domain.province import import_province
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import (
@@ -74,12 +74,37 @@ SMOKE_DUE, SMOKE_ROUNDS = 25, 3
 # here: the bench agency's group or its head, and a Provincial Office without officials.
 STEPS_PER_DUE = 4
 OPEN_STATES = ("submitted", "received", "assigned", "pending_approval", "clarifying")
-STAGE_OF = {"submitted": "receive", "received": "dispatch", "assigned": "handle", "pending_approval": "handle",
-            "clarifying": "clarify"}
-COLUMNS = ("code", "citizen_id", "topic_id", "description", "agency_id", "commune_id", "route_kind",
-           "identity_public", "state", "version", "unsatisfied_count", "reopen_count", "submitted_at",
-           "receive_due_at", "due_at", "urgent", "stage", "stage_seq", "stage_started_at", "reminder_step",
-           "next_reminder_at", "updated_at")
+STAGE_OF = {
+    "submitted": "receive",
+    "received": "dispatch",
+    "assigned": "handle",
+    "pending_approval": "handle",
+    "clarifying": "clarify",
+}
+COLUMNS = (
+    "code",
+    "citizen_id",
+    "topic_id",
+    "description",
+    "agency_id",
+    "commune_id",
+    "route_kind",
+    "identity_public",
+    "state",
+    "version",
+    "unsatisfied_count",
+    "reopen_count",
+    "submitted_at",
+    "receive_due_at",
+    "due_at",
+    "urgent",
+    "stage",
+    "stage_seq",
+    "stage_started_at",
+    "reminder_step",
+    "next_reminder_at",
+    "updated_at",
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -95,9 +120,30 @@ def rows(start: int, count: int, ids: dict[str, int], now: datetime, rng: random
         submitted = now - timedelta(hours=rng.uniform(1, 24 * 20))
         due = now + timedelta(hours=rng.uniform(2, 24 * 30))
         following = now + timedelta(hours=rng.uniform(1, 24 * 30))
-        yield (f"PA-2025-{number:07d}", ids["citizen"], ids["topic"], "Rác thải đổ trộm cạnh mương.", ids["agency"],
-               ids["agency"], "polygon", False, state, 3, 0, 0, submitted, due, due, False,
-               STAGE_OF[state], 1, submitted, 0, min(following, due), submitted)
+        yield (
+            f"PA-2025-{number:07d}",
+            ids["citizen"],
+            ids["topic"],
+            "Rác thải đổ trộm cạnh mương.",
+            ids["agency"],
+            ids["agency"],
+            "polygon",
+            False,
+            state,
+            3,
+            0,
+            0,
+            submitted,
+            due,
+            due,
+            False,
+            STAGE_OF[state],
+            1,
+            submitted,
+            0,
+            min(following, due),
+            submitted,
+        )
 
 
 async def fill(engine: AsyncEngine, start: int, count: int, ids: dict[str, int], now: datetime) -> float:
@@ -135,8 +181,11 @@ async def world(sessions: Sessions) -> dict[str, int]:
         session.add(head)
         await session.flush()
         session.add(OfficialRole(official_id=head.id, role=Role.AGENCY_HEAD))
-        session.add(GroupBinding(platform="telegram", chat_id="-100501", agency_id=agency.id, title="XA-01",
-                                 bound_by_official_id=head.id))
+        session.add(
+            GroupBinding(
+                platform="telegram", chat_id="-100501", agency_id=agency.id, title="XA-01", bound_by_official_id=head.id
+            )
+        )
         return {"citizen": citizen.id, "topic": topic.id, "agency": agency.id}
 
 
@@ -150,7 +199,8 @@ async def make_due(sessions: Sessions, total: int, now: datetime, rng: random.Ra
     just_past = now - timedelta(minutes=1)
     async with sessions.begin() as session:
         await session.execute(
-            update(Report).where(Report.id.in_(ids))
+            update(Report)
+            .where(Report.id.in_(ids))
             .values(due_at=just_past, next_reminder_at=just_past, reminder_step=0, stage_seq=Report.stage_seq + 1)
         )
 
@@ -166,8 +216,10 @@ async def plan(engine: AsyncEngine, now: datetime) -> str:
     """The plan of the due-row scan: an index range scan, whatever the count."""
     async with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            query = ("EXPLAIN SELECT * FROM reports WHERE next_reminder_at <= :now "
-                     "ORDER BY next_reminder_at, id LIMIT 200 FOR UPDATE SKIP LOCKED")
+            query = (
+                "EXPLAIN SELECT * FROM reports WHERE next_reminder_at <= :now "
+                "ORDER BY next_reminder_at, id LIMIT 200 FOR UPDATE SKIP LOCKED"
+            )
         else:
             query = "EXPLAIN QUERY PLAN SELECT * FROM reports WHERE next_reminder_at <= :now ORDER BY next_reminder_at, id LIMIT 200"
         lines = (await conn.execute(text(query), {"now": naive(now)})).all()
@@ -203,7 +255,10 @@ async def bench_ticks(url: str, counts: list[int], rounds: int = ROUNDS, due: in
                 await make_due(sessions, total, now, rng, due)
                 seconds, result = await timed_tick(sessions, desk, now)
                 assert (result.reports, result.steps, result.messages) == (
-                    due, STEPS_PER_DUE * due, STEPS_PER_DUE * due), result
+                    due,
+                    STEPS_PER_DUE * due,
+                    STEPS_PER_DUE * due,
+                ), result
                 work.add((result.reports, result.steps, result.messages))
                 ticks.append(seconds)
             [(_, steps, messages)] = work
@@ -247,20 +302,6 @@ def bench_calendar(operations: int) -> dict[str, float]:
     }
 
 
-async def fresh_postgres(base: str) -> tuple[str, Callable[[], Awaitable[None]]]:
-    name = f"congdan_sla_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(base).set(database=name).render_as_string(hide_password=False), drop
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres-url", default=os.environ.get("CONGDAN_TEST_POSTGRES_URL"))
@@ -272,7 +313,7 @@ async def main() -> None:
     rounds, due = (SMOKE_ROUNDS, SMOKE_DUE) if args.smoke else (ROUNDS, DUE)
     results: dict[str, object] = {"smoke": args.smoke, "batch": BATCH, "rounds": rounds}
     if args.postgres_url:
-        url, drop = await fresh_postgres(args.postgres_url)
+        url, drop = await fresh_postgres(args.postgres_url, prefix="congdan_sla")
         try:
             results["postgresql"] = await bench_ticks(url, counts, rounds, due)
         finally:

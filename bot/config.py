@@ -4,6 +4,7 @@ The environment wins over the file, so a deployment can keep shared settings
 in the file and secrets in the environment. Every problem is reported at once,
 each naming the setting, so an IT team fixes a bad configuration in one pass.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,7 +74,7 @@ class Settings:
     # How often scheduled alerts are looked for, and the approver's progress message edited.
     alert_tick_seconds: float = 1.0
     alert_progress_seconds: float = 3.0
-    # CAP documents over HTTP for other systems (bot/cap_http.py); 0: not served.
+    # CAP documents over HTTP for other systems (bot/interop/cap_http.py); 0: not served.
     cap_http_port: int = 0
     cap_http_host: str = "127.0.0.1"
 
@@ -239,9 +240,7 @@ def _check(s: Settings, require_token: bool) -> list[str]:
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"TIMEZONE: {s.timezone!r} is not a known time zone")
     if s.default_language not in SUPPORTED_LANGUAGES:
-        problems.append(
-            f"DEFAULT_LANGUAGE: {s.default_language!r} is not one of {', '.join(SUPPORTED_LANGUAGES)}"
-        )
+        problems.append(f"DEFAULT_LANGUAGE: {s.default_language!r} is not one of {', '.join(SUPPORTED_LANGUAGES)}")
     if s.description_min_chars >= s.description_max_chars:
         problems.append("DESCRIPTION_MIN_CHARS: must be below DESCRIPTION_MAX_CHARS")
     if s.scheduler_lease_seconds < 2 * s.scheduler_tick_seconds:
@@ -251,8 +250,10 @@ def _check(s: Settings, require_token: bool) -> list[str]:
     if s.max_photos > 10:
         problems.append("MAX_PHOTOS: at most 10 (a Telegram album holds 10)")
     if any(c.isspace() or c in CAP_FORBIDDEN for c in s.alert_cap_sender):
-        problems.append(f"ALERT_CAP_SENDER: {s.alert_cap_sender!r} may not contain spaces, commas, "
-                        "'<' or '&' (CAP 1.2), e.g. canhbao@caobang.gov.vn")
+        problems.append(
+            f"ALERT_CAP_SENDER: {s.alert_cap_sender!r} may not contain spaces, commas, "
+            "'<' or '&' (CAP 1.2), e.g. canhbao@caobang.gov.vn"
+        )
     if s.cap_http_port > 65535:
         problems.append("CAP_HTTP_PORT: at most 65535 (0 turns the CAP server off)")
     if s.cap_http_port and not s.cap_http_host:

@@ -1,4 +1,5 @@
 """What every handler needs, built once at start and shared."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,15 +9,15 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import outbox
-from bot.calendar import WorkingCalendar
-from bot.calendars import CalendarCache, load_calendars
-from bot.desk import Desk
 from bot.config import Settings
-from bot.deadlines import StageLimits, with_province
-from bot.drafts import Limits
-from bot.photos import PhotoLimits
-from bot.routing import RouterCache
+from bot.delivery import outbox
+from bot.domain.calendar import WorkingCalendar
+from bot.domain.calendars import CalendarCache, load_calendars
+from bot.domain.deadlines import StageLimits, with_province
+from bot.domain.desk import Desk
+from bot.domain.drafts import Limits
+from bot.domain.photos import PhotoLimits
+from bot.domain.routing import RouterCache
 from storage.db import call_after_commit, create_engine, session_factory
 from storage.media import MediaStore
 
@@ -50,7 +51,7 @@ class Deps:
     # Replaced by tests and the demo to move time without waiting for it.
     clock: Callable[[], datetime] = system_clock
     # The outbox sender of this process, told that rows were committed; set
-    # while bot.telegram_app runs one. Called from the after-commit hook that
+    # while bot.platforms.telegram.app runs one. Called from the after-commit hook that
     # __post_init__ registers, so handlers never call it themselves.
     wake_sender: Callable[[], None] = no_sender
 
@@ -72,8 +73,12 @@ class Deps:
         # Built at each use from the current calendars, so a reload reaches
         # the next action without anyone holding on to an old one.
         current = self.calendars.current
-        return Desk(current.province, with_province(self.stage_limits, current.deadlines), self.settings.timezone,
-                    current.by_agency)
+        return Desk(
+            current.province,
+            with_province(self.stage_limits, current.deadlines),
+            self.settings.timezone,
+            current.by_agency,
+        )
 
 
 async def load_calendar(session: AsyncSession, timezone_name: str) -> WorkingCalendar:
@@ -88,8 +93,12 @@ def stage_limits(settings: Settings) -> StageLimits:
 async def load_desk(session: AsyncSession, settings: Settings) -> Desk:
     """For the command line, which acts on reports without a running bot."""
     calendars = await load_calendars(session, settings.timezone)
-    return Desk(calendars.province, with_province(stage_limits(settings), calendars.deadlines), settings.timezone,
-                calendars.by_agency)
+    return Desk(
+        calendars.province,
+        with_province(stage_limits(settings), calendars.deadlines),
+        settings.timezone,
+        calendars.by_agency,
+    )
 
 
 async def build_deps(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Deps:

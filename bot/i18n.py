@@ -4,6 +4,7 @@ The `.po` files are compiled in memory at start (Babel), so a catalogue edit
 needs no build step and a stale `.mo` can never ship. Message ids are the
 English texts, as gettext expects.
 """
+
 from __future__ import annotations
 
 import gettext

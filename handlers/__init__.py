@@ -1,4 +1,5 @@
 """Telegram update handlers: parse, authorise, call a service, render."""
+
 from __future__ import annotations
 
 from telegram import Update
@@ -36,16 +37,21 @@ def register(app: Application) -> None:
     groups = filters.ChatType.GROUPS
     # Answers to what the bot asked (a reason, a result with evidence, the citizen's answer) come first.
     # A result's text and evidence files, downloaded outside any transaction, before the answers above.
-    app.add_handler(MessageHandler(only_private & (filters.TEXT | filters.PHOTO | filters.Document.ALL),
-                                   workdesk.on_result_input), group=-3)
+    app.add_handler(
+        MessageHandler(only_private & (filters.TEXT | filters.PHOTO | filters.Document.ALL), workdesk.on_result_input),
+        group=-3,
+    )
     # An alert draft's photo or document, downloaded outside any transaction (handlers/alerts.py).
-    app.add_handler(MessageHandler(only_private & (filters.PHOTO | filters.Document.ALL), alerts.on_attachment),
-                    group=-4)
+    app.add_handler(
+        MessageHandler(only_private & (filters.PHOTO | filters.Document.ALL), alerts.on_attachment), group=-4
+    )
     app.add_handler(MessageHandler(only_private & ~filters.StatusUpdate.ALL, answers.on_message), group=-2)
     # The full name an administrator types during /invite, before any citizen handler sees it.
     app.add_handler(MessageHandler(only_private & filters.TEXT, officials.on_pending_invite_text), group=-1)
     # An invitation deep link (/start inv_…) before the citizen's /start.
-    app.add_handler(CommandHandler("start", officials.on_start_invitation, filters=only_private & officials.INVITATION_START))
+    app.add_handler(
+        CommandHandler("start", officials.on_start_invitation, filters=only_private & officials.INVITATION_START)
+    )
     app.add_handler(CommandHandler("start", onboarding.start, filters=only_private))
     app.add_handler(CommandHandler("report", report.begin, filters=only_private))
     app.add_handler(CommandHandler("myreports", myreports.show_list, filters=only_private))
@@ -69,7 +75,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(officials.on_invite_callback, pattern=r"^iv:"))
     app.add_handler(CallbackQueryHandler(officials.on_officials_callback, pattern=r"^of:"))
     app.add_handler(CallbackQueryHandler(officials.on_group_info, pattern=r"^og:"))
-    # The citizen's answers, questions, ratings and re-opening (bot/notices.py step messages).
+    # The citizen's answers, questions, ratings and re-opening (bot/domain/notices.py step messages).
     app.add_handler(CallbackQueryHandler(followup.on_callback, pattern=r"^fu:"))
     # The agency card's buttons and the private choices they lead to (handlers/cards.py).
     app.add_handler(CallbackQueryHandler(cards.on_card, pattern=r"^rc:"))

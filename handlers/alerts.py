@@ -6,7 +6,7 @@ Private chat:
   /subscribe         the settings screen: whole province, communes, test alerts, stop all
   /unsubscribe       stop every alert at once
 Buttons:
-  ad:…   the author's draft card (bot/alerts.py does the work)
+  ad:…   the author's draft card (bot/domain/alerts.py does the work)
   al:…   the focal unit's review (preview, approve with a confirmation, reject with a
          comment), the one-tap cancel, viewing an alert, its CAP document, preparing an
          update or a cancellation
@@ -16,9 +16,10 @@ A job of the application's job queue (`install`) publishes scheduled alerts
 when their time comes, and edits each approver's progress message in place
 while their alert is delivered.
 
-Every button checks who pressed it (bot.officials.authorise); a refusal is
+Every button checks who pressed it (bot.domain.officials.authorise); a refusal is
 logged and explained, and changes nothing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,12 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
-from bot import alerts, cap, officials, prompts, subscriptions
-from bot.alerts import (
+from bot.conversation import prompts
+from bot.delivery.rendering import Rendered
+from bot.delivery.sender import DeliveryError
+from bot.deps import Deps
+from bot.domain import alerts, officials, subscriptions
+from bot.domain.alerts import (
     CATEGORY_LABELS,
     CERTAINTY_LABELS,
     KIND_LABELS,
@@ -46,13 +51,11 @@ from bot.alerts import (
     URGENCY_LABELS,
     Problem,
 )
-from bot.delivery import DeliveryError
-from bot.deps import Deps
+from bot.domain.officials import Refusal, Role
+from bot.domain.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
 from bot.i18n import N_, Translator, translator
-from bot.officials import Refusal, Role
-from bot.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
-from bot.rendering import Rendered
-from bot.telegram_transport import TelegramTransport
+from bot.interop import cap
+from bot.platforms.telegram.transport import TelegramTransport
 from handlers.answers import answerer
 from handlers.keyboards import inline
 from handlers.officials import refusal_text
@@ -79,16 +82,28 @@ INACTIVE = N_("This alert is no longer at this step.")
 NOT_SEEN = N_("Only the authors of the agency that wrote this alert and the focal unit can open it.")
 
 FIELD_LABELS = {
-    "headline_vi": N_("Headline (Vietnamese)"), "description_vi": N_("Text (Vietnamese)"),
-    "instruction_vi": N_("What to do (Vietnamese)"), "headline_en": N_("Headline (English)"),
-    "description_en": N_("Text (English)"), "instruction_en": N_("What to do (English)"),
-    "onset_at": N_("Takes effect"), "expires_at": N_("Expires"), "publish_at": N_("Publish at"),
-    "kind": N_("Kind"), "category": N_("Category"), "severity": N_("Severity"), "urgency": N_("Urgency"),
-    "certainty": N_("Certainty"), "areas": N_("Area"),
+    "headline_vi": N_("Headline (Vietnamese)"),
+    "description_vi": N_("Text (Vietnamese)"),
+    "instruction_vi": N_("What to do (Vietnamese)"),
+    "headline_en": N_("Headline (English)"),
+    "description_en": N_("Text (English)"),
+    "instruction_en": N_("What to do (English)"),
+    "onset_at": N_("Takes effect"),
+    "expires_at": N_("Expires"),
+    "publish_at": N_("Publish at"),
+    "kind": N_("Kind"),
+    "category": N_("Category"),
+    "severity": N_("Severity"),
+    "urgency": N_("Urgency"),
+    "certainty": N_("Certainty"),
+    "areas": N_("Area"),
 }
 CHOICE_LABELS: dict[str, dict[Any, str]] = {
-    "kind": KIND_LABELS, "category": CATEGORY_LABELS, "severity": SEVERITY_LABELS,
-    "urgency": URGENCY_LABELS, "certainty": CERTAINTY_LABELS,
+    "kind": KIND_LABELS,
+    "category": CATEGORY_LABELS,
+    "severity": SEVERITY_LABELS,
+    "urgency": URGENCY_LABELS,
+    "certainty": CERTAINTY_LABELS,
 }
 # Quick choices of the time fields: hours from now (0: none, i.e. the default).
 QUICK_TIMES = {"onset_at": (0,), "expires_at": (6, 24, 72), "publish_at": (0, 1)}
@@ -103,8 +118,9 @@ PROBLEM_TEXTS = {
     Problem.INCOMPLETE: N_("Fill in the headline, the text and the area first."),
     Problem.TOO_LONG: N_("That is too long."),
     Problem.EMPTY: N_("That is empty."),
-    Problem.BAD_TIME: N_("That time does not fit: publication and expiry must be in the future, "
-                         "and expiry after it takes effect."),
+    Problem.BAD_TIME: N_(
+        "That time does not fit: publication and expiry must be in the future, and expiry after it takes effect."
+    ),
     Problem.EXPIRED: N_("It expired before it could be published; ask the author to set a new expiry."),
     Problem.NOT_IN_FORCE: N_("The alert it changes is no longer in force."),
 }
@@ -122,8 +138,14 @@ async def _official(s: Scope, update: Update, deps: Deps, roles: frozenset[Role]
     result = await officials.authorise(s.session, update.effective_user.id, None, roles)
     if isinstance(result, Refusal):
         chat = update.effective_chat
-        officials.record_refusal(s.session, result, officials.Actor.of_user(s.user, result.official), at=deps.now(),
-                                 what=what[:64], chat_id=str(chat.id) if chat else None)
+        officials.record_refusal(
+            s.session,
+            result,
+            officials.Actor.of_user(s.user, result.official),
+            at=deps.now(),
+            what=what[:64],
+            chat_id=str(chat.id) if chat else None,
+        )
         return refusal_text(result, s._)
     return result
 
@@ -145,41 +167,59 @@ def _short(text: str | None, limit: int = 160) -> str:
 # --- the draft card --------------------------------------------------------------------------------
 
 
-async def draft_card(session: AsyncSession, alert: Alert, deps: Deps, _: Translator
-                     ) -> tuple[str, InlineKeyboardMarkup | None]:
+async def draft_card(
+    session: AsyncSession, alert: Alert, deps: Deps, _: Translator
+) -> tuple[str, InlineKeyboardMarkup | None]:
     lines = []
     banner = alerts.banner(alert.mode.value, _)
     if banner:
         lines.append(banner)
-    what = {MessageType.ALERT: _("📝 Draft {code}", code=alert.code),
-            MessageType.UPDATE: _("📝 Draft update {code}", code=alert.code),
-            MessageType.CANCEL: _("📝 Draft cancellation {code}", code=alert.code)}[alert.msg_type]
+    what = {
+        MessageType.ALERT: _("📝 Draft {code}", code=alert.code),
+        MessageType.UPDATE: _("📝 Draft update {code}", code=alert.code),
+        MessageType.CANCEL: _("📝 Draft cancellation {code}", code=alert.code),
+    }[alert.msg_type]
     lines.append(f"{what} · {_(MODE_LABELS[alert.mode])} · {_(KIND_LABELS[alert.kind])}")
     if alert.references_id is not None:
         original = await session.get(Alert, alert.references_id)
         if original is not None:
             lines.append(_("Changes {code}: {headline}", code=original.code, headline=_short(original.headline_vi, 80)))
     lines.append(_("Category: {value}", value=_(CATEGORY_LABELS[alert.category])))
-    lines.append(_("Severity: {icon} {severity} · Urgency: {urgency} · Certainty: {certainty}",
-                   icon=SEVERITY_ICONS[alert.severity], severity=_(SEVERITY_LABELS[alert.severity]),
-                   urgency=_(URGENCY_LABELS[alert.urgency]), certainty=_(CERTAINTY_LABELS[alert.certainty])))
+    lines.append(
+        _(
+            "Severity: {icon} {severity} · Urgency: {urgency} · Certainty: {certainty}",
+            icon=SEVERITY_ICONS[alert.severity],
+            severity=_(SEVERITY_LABELS[alert.severity]),
+            urgency=_(URGENCY_LABELS[alert.urgency]),
+            certainty=_(CERTAINTY_LABELS[alert.certainty]),
+        )
+    )
     areas = await alerts.area_agencies(session, alert)
-    lines.append(_("Area: {areas}", areas=", ".join(_.pick(a.name_vi, a.name_en) for a in areas)
-                   if areas else _("the whole province")))
-    for name in ("headline_vi", "description_vi", "instruction_vi", "headline_en", "description_en",
-                 "instruction_en"):
+    lines.append(
+        _(
+            "Area: {areas}",
+            areas=", ".join(_.pick(a.name_vi, a.name_en) for a in areas) if areas else _("the whole province"),
+        )
+    )
+    for name in ("headline_vi", "description_vi", "instruction_vi", "headline_en", "description_en", "instruction_en"):
         lines.append(f"{_(FIELD_LABELS[name])}: {_short(getattr(alert, name))}")
     lines.append(_("Takes effect: {time}", time=_when(alert.onset_at, _, deps) or _("on publication")))
-    lines.append(_("Expires: {time}", time=_when(alert.expires_at, _, deps)
-                   or _("{hours} hours after it takes effect", hours=int(alerts.DEFAULT_LIFETIME.total_seconds() // 3600))))
+    lines.append(
+        _(
+            "Expires: {time}",
+            time=_when(alert.expires_at, _, deps)
+            or _("{hours} hours after it takes effect", hours=int(alerts.DEFAULT_LIFETIME.total_seconds() // 3600)),
+        )
+    )
     lines.append(_("Publish: {time}", time=_when(alert.publish_at, _, deps) or _("as soon as it is approved")))
     lines.append(_("Attachment: {name}", name=alert.attachment_name or _("none")))
     status = {
         AlertStatus.DRAFT: _("Status: draft"),
         AlertStatus.REJECTED: _("Status: returned: {comment}", comment=alert.decision_comment or ""),
         AlertStatus.SUBMITTED: _("Status: waiting for the focal unit's approval"),
-        AlertStatus.SCHEDULED: _("Status: approved, to be published at {time}",
-                                 time=_when(alert.publish_at, _, deps) or ""),
+        AlertStatus.SCHEDULED: _(
+            "Status: approved, to be published at {time}", time=_when(alert.publish_at, _, deps) or ""
+        ),
         AlertStatus.PUBLISHED: _("Status: published"),
         AlertStatus.WITHDRAWN: _("Status: withdrawn"),
     }[alert.status]
@@ -201,14 +241,30 @@ def _draft_buttons(alert: Alert, _: Translator) -> InlineKeyboardMarkup | None:
     rows: list[list[tuple[str, str]]] = []
     if alert.msg_type is MessageType.ALERT:
         rows.append([(_("Kind"), f"{DRAFT}c:{i}:kind"), (_("Category"), f"{DRAFT}c:{i}:category")])
-    rows.append([(_("Severity"), f"{DRAFT}c:{i}:severity"), (_("Urgency"), f"{DRAFT}c:{i}:urgency"),
-                 (_("Certainty"), f"{DRAFT}c:{i}:certainty")])
-    rows.append([(_("✏️ Headline"), f"{DRAFT}t:{i}:headline_vi"), (_("✏️ Text"), f"{DRAFT}t:{i}:description_vi"),
-                 (_("✏️ What to do"), f"{DRAFT}t:{i}:instruction_vi")])
-    rows.append([(_("✏️ EN headline"), f"{DRAFT}t:{i}:headline_en"), (_("✏️ EN text"), f"{DRAFT}t:{i}:description_en"),
-                 (_("✏️ EN what to do"), f"{DRAFT}t:{i}:instruction_en")])
-    rows.append([(_("📍 Area"), f"{DRAFT}a:{i}:0"), (_("⏱ Times"), f"{DRAFT}w:{i}"),
-                 (_("📎 Attachment"), f"{DRAFT}f:{i}")])
+    rows.append(
+        [
+            (_("Severity"), f"{DRAFT}c:{i}:severity"),
+            (_("Urgency"), f"{DRAFT}c:{i}:urgency"),
+            (_("Certainty"), f"{DRAFT}c:{i}:certainty"),
+        ]
+    )
+    rows.append(
+        [
+            (_("✏️ Headline"), f"{DRAFT}t:{i}:headline_vi"),
+            (_("✏️ Text"), f"{DRAFT}t:{i}:description_vi"),
+            (_("✏️ What to do"), f"{DRAFT}t:{i}:instruction_vi"),
+        ]
+    )
+    rows.append(
+        [
+            (_("✏️ EN headline"), f"{DRAFT}t:{i}:headline_en"),
+            (_("✏️ EN text"), f"{DRAFT}t:{i}:description_en"),
+            (_("✏️ EN what to do"), f"{DRAFT}t:{i}:instruction_en"),
+        ]
+    )
+    rows.append(
+        [(_("📍 Area"), f"{DRAFT}a:{i}:0"), (_("⏱ Times"), f"{DRAFT}w:{i}"), (_("📎 Attachment"), f"{DRAFT}f:{i}")]
+    )
     rows.append([(_("👁 Preview"), f"{DRAFT}pv:{i}"), (_("📨 Send for approval"), f"{DRAFT}sb:{i}")])
     rows.append([(_("🗑 Discard"), f"{DRAFT}x:{i}")])
     return inline(rows)
@@ -232,11 +288,20 @@ async def newalert_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await message.reply_text(author)
         return
     await message.reply_text(
-        _("Is this a real alert, or an exercise or a test? This cannot be changed later. "
-          "Exercises and tests go only to test subscribers and are marked as such everywhere."),
-        reply_markup=inline([[(_(MODE_LABELS[AlertMode.ACTUAL]), f"{DRAFT}new:{AlertMode.ACTUAL.value}")],
-                             [(_(MODE_LABELS[AlertMode.EXERCISE]), f"{DRAFT}new:{AlertMode.EXERCISE.value}"),
-                              (_(MODE_LABELS[AlertMode.TEST]), f"{DRAFT}new:{AlertMode.TEST.value}")]]))
+        _(
+            "Is this a real alert, or an exercise or a test? This cannot be changed later. "
+            "Exercises and tests go only to test subscribers and are marked as such everywhere."
+        ),
+        reply_markup=inline(
+            [
+                [(_(MODE_LABELS[AlertMode.ACTUAL]), f"{DRAFT}new:{AlertMode.ACTUAL.value}")],
+                [
+                    (_(MODE_LABELS[AlertMode.EXERCISE]), f"{DRAFT}new:{AlertMode.EXERCISE.value}"),
+                    (_(MODE_LABELS[AlertMode.TEST]), f"{DRAFT}new:{AlertMode.TEST.value}"),
+                ],
+            ]
+        ),
+    )
 
 
 Outgoing = tuple[str, InlineKeyboardMarkup | None] | Rendered
@@ -257,8 +322,7 @@ class Answer:
     document: tuple[bytes, str] | None = None
 
 
-async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Answer, *, answered: bool = False
-                 ) -> None:
+async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Answer, *, answered: bool = False) -> None:
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
     if not answered:
@@ -293,7 +357,7 @@ async def on_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     deps = deps_of(context)
-    parts = query.data[len(DRAFT):].split(":")
+    parts = query.data[len(DRAFT) :].split(":")
     verb, args = parts[0], parts[1:]
     async with user_scope(update, context) as s:
         answer = await _draft_action(s, update, deps, verb, args)
@@ -335,17 +399,25 @@ async def _draft_action(s: Scope, update: Update, deps: Deps, verb: str, args: l
 
 
 async def _unseen(s: Scope, alert: Alert, official: Official, deps: Deps, what: str) -> Answer | None:
-    """A refusal, logged, if `official` may not open this alert (bot.alerts.may_see)."""
+    """A refusal, logged, if `official` may not open this alert (bot.domain.alerts.may_see)."""
     if await alerts.may_see(s.session, alert, official):
         return None
-    officials.audit(s.session, officials.AuditAction.REFUSED, Problem.NOT_YOURS.value,
-                    officials.Actor.of_user(s.user, official), at=deps.now(), subject_official_id=official.id,
-                    what=what[:64], alert=alert.code)
+    officials.audit(
+        s.session,
+        officials.AuditAction.REFUSED,
+        Problem.NOT_YOURS.value,
+        officials.Actor.of_user(s.user, official),
+        at=deps.now(),
+        subject_official_id=official.id,
+        what=what[:64],
+        alert=alert.code,
+    )
     return Answer(s._(NOT_SEEN), alert=True)
 
 
-async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb: str, args: list[str],
-                     now: datetime) -> Answer:
+async def _edit_step(
+    s: Scope, alert: Alert, author: Official, deps: Deps, verb: str, args: list[str], now: datetime
+) -> Answer:
     _ = s._
 
     def mark(text: str) -> str:
@@ -354,9 +426,11 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
 
     match verb, args:
         case "c", [name] if name in alerts.CHOICES:
-            options = [(_(CHOICE_LABELS[name][member]), f"{DRAFT}s:{alert.id}:{name}:{member.value}")
-                       for member in alerts.CHOICES[name]]
-            rows = [options[i:i + 2] for i in range(0, len(options), 2)] + [_back(alert.id, _)]
+            options = [
+                (_(CHOICE_LABELS[name][member]), f"{DRAFT}s:{alert.id}:{name}:{member.value}")
+                for member in alerts.CHOICES[name]
+            ]
+            rows = [options[i : i + 2] for i in range(0, len(options), 2)] + [_back(alert.id, _)]
             return Answer(edit=(mark(_("Choose: {field}", field=_(FIELD_LABELS[name]))), inline(rows)))
         case "s", [name, value]:
             problem = alerts.set_choice(alert, name, value, now)
@@ -366,9 +440,29 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
         case "t", [name] if name in alerts.TEXT_LIMITS:
             await prompts.ask(s.session, s.user.id, TEXT_PURPOSE, now, data={"alert_id": alert.id, "field": name})
             hint = _("Type “-” to leave it empty.") if name in OPTIONAL_TEXTS else ""
-            return Answer(send=[(mark(" ".join(filter(None, [
-                _("Type the text for “{field}” (at most {max} characters).", field=_(FIELD_LABELS[name]),
-                  max=alerts.TEXT_LIMITS[name]), hint, _("Send /cancel to stop.")]))), None)])
+            return Answer(
+                send=[
+                    (
+                        mark(
+                            " ".join(
+                                filter(
+                                    None,
+                                    [
+                                        _(
+                                            "Type the text for “{field}” (at most {max} characters).",
+                                            field=_(FIELD_LABELS[name]),
+                                            max=alerts.TEXT_LIMITS[name],
+                                        ),
+                                        hint,
+                                        _("Send /cancel to stop."),
+                                    ],
+                                )
+                            )
+                        ),
+                        None,
+                    )
+                ]
+            )
         case "a", [page]:
             return Answer(edit=await _areas(s.session, alert, int(page) if page.isdigit() else 0, _))
         case "ac", [agency_id, page]:
@@ -382,8 +476,12 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
             rows = [[(_(FIELD_LABELS[name]), f"{DRAFT}wt:{alert.id}:{name}")] for name in alerts.TIMES]
             return Answer(edit=(mark(_("Which time?")), inline([*rows, _back(alert.id, _)])))
         case "wt", [name] if name in alerts.TIMES:
-            return Answer(edit=(mark(_("{field}: choose, or type a time.", field=_(FIELD_LABELS[name]))),
-                                inline(_time_options(alert.id, name, _))))
+            return Answer(
+                edit=(
+                    mark(_("{field}: choose, or type a time.", field=_(FIELD_LABELS[name]))),
+                    inline(_time_options(alert.id, name, _)),
+                )
+            )
         case "wq", [name, hours] if name in alerts.TIMES and hours.isdigit():
             value = now + timedelta(hours=int(hours)) if int(hours) else None
             problem = alerts.set_time(alert, name, value, now)
@@ -392,14 +490,30 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
             return Answer(edit=await draft_card(s.session, alert, deps, _))
         case "wk", [name] if name in alerts.TIMES:
             await prompts.ask(s.session, s.user.id, TIME_PURPOSE, now, data={"alert_id": alert.id, "field": name})
-            return Answer(send=[(mark(_(
-                "Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
-                example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy"))), None)])
+            return Answer(
+                send=[
+                    (
+                        mark(
+                            _(
+                                "Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
+                                example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy"),
+                            )
+                        ),
+                        None,
+                    )
+                ]
+            )
         case "f", []:
             await prompts.ask(s.session, s.user.id, FILE_PURPOSE, now, data={"alert_id": alert.id})
             rows = [[(_("🗑 Remove the attachment"), f"{DRAFT}fx:{alert.id}")]] if alert.attachment_key else []
-            return Answer(send=[(mark(_("Send one photo or one document (a PDF, for example). Send /cancel to stop.")),
-                                 inline(rows) if rows else None)])
+            return Answer(
+                send=[
+                    (
+                        mark(_("Send one photo or one document (a PDF, for example). Send /cancel to stop.")),
+                        inline(rows) if rows else None,
+                    )
+                ]
+            )
         case "fx", []:
             alerts.set_attachment(alert, None, None, False, now)
             await prompts.clear(s.session, s.user.id)
@@ -408,8 +522,11 @@ async def _edit_step(s: Scope, alert: Alert, author: Official, deps: Deps, verb:
             told = await alerts.submit(s.session, alert, author, now)
             if isinstance(told, Problem):
                 return Answer(problem_text(told, _), alert=True)
-            note = _("Sent to the focal unit for approval.") if told else _(
-                "Sent for approval, but no other official of the focal unit can approve it yet.")
+            note = (
+                _("Sent to the focal unit for approval.")
+                if told
+                else _("Sent for approval, but no other official of the focal unit can approve it yet.")
+            )
             return Answer(note, alert=not told, edit=await draft_card(s.session, alert, deps, _))
     return Answer(_(INACTIVE), alert=True)
 
@@ -425,15 +542,16 @@ def _time_options(alert_id: int, name: str, _: Translator) -> list[list[tuple[st
     return [quick, [(_("⌨️ Type a time"), f"{DRAFT}wk:{alert_id}:{name}")], _back(alert_id, _)]
 
 
-async def _areas(session: AsyncSession, alert: Alert, page: int, _: Translator
-                 ) -> tuple[str, InlineKeyboardMarkup]:
+async def _areas(session: AsyncSession, alert: Alert, page: int, _: Translator) -> tuple[str, InlineKeyboardMarkup]:
     chosen = set(await alerts.area_ids(session, alert))
     communes = await subscriptions.communes(session)
     pages = max(1, -(-len(communes) // COMMUNES_PER_PAGE))
     page = min(max(page, 0), pages - 1)
-    shown = communes[page * COMMUNES_PER_PAGE:(page + 1) * COMMUNES_PER_PAGE]
-    rows = [[(("✅ " if c.id in chosen else "⬜ ") + _.pick(c.name_vi, c.name_en),
-              f"{DRAFT}ac:{alert.id}:{c.id}:{page}")] for c in shown]
+    shown = communes[page * COMMUNES_PER_PAGE : (page + 1) * COMMUNES_PER_PAGE]
+    rows = [
+        [(("✅ " if c.id in chosen else "⬜ ") + _.pick(c.name_vi, c.name_en), f"{DRAFT}ac:{alert.id}:{c.id}:{page}")]
+        for c in shown
+    ]
     nav = []
     if page > 0:
         nav.append(("◀️", f"{DRAFT}a:{alert.id}:{page - 1}"))
@@ -443,8 +561,9 @@ async def _areas(session: AsyncSession, alert: Alert, page: int, _: Translator
         rows.append(nav)
     rows.append([(("✅ " if alert.whole_province else "⬜ ") + _("The whole province"), f"{DRAFT}aw:{alert.id}")])
     rows.append(_back(alert.id, _))
-    return alerts.marked(alert.mode.value, _("Choose the communes the alert is for, or the whole province."),
-                         _), inline(rows)
+    return alerts.marked(
+        alert.mode.value, _("Choose the communes the alert is for, or the whole province."), _
+    ), inline(rows)
 
 
 async def _preview(session: AsyncSession, alert: Alert, deps: Deps, _: Translator) -> Answer:
@@ -491,8 +610,9 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, 
         # Keep waiting for a better answer.
         await prompts.ask(s.session, s.user.id, TEXT_PURPOSE, deps.now(), data=dict(row.data))
         if problem is Problem.TOO_LONG:
-            return s._("That is too long: at most {max} characters. Type it again, shorter.",
-                       max=alerts.TEXT_LIMITS[name])
+            return s._(
+                "That is too long: at most {max} characters. Type it again, shorter.", max=alerts.TEXT_LIMITS[name]
+            )
         return problem_text(problem, s._)
     text, markup = await draft_card(s.session, alert, deps, s._)
     await message.reply_text(text, reply_markup=markup)
@@ -500,7 +620,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, 
 
 
 def parse_time(text: str, now: datetime, deps: Deps) -> datetime | None:
-    """"HH:MM DD/MM/YYYY", "DD/MM/YYYY HH:MM", "HH:MM DD/MM" (this year) or "HH:MM" (today), province time."""
+    """ "HH:MM DD/MM/YYYY", "DD/MM/YYYY HH:MM", "HH:MM DD/MM" (this year) or "HH:MM" (today), province time."""
     zone = _zone(deps)
     local_now = now.astimezone(zone)
     parts = text.replace(",", " ").split()
@@ -543,8 +663,9 @@ async def on_time(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, 
 
 
 @answerer(FILE_PURPOSE)
-async def on_other_file_input(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                              row: PendingInput) -> str | None:
+async def on_other_file_input(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     """What `on_attachment` does not take (text, a sticker...)."""
     return s._("Send one photo or one document. Send /cancel to stop.")
 
@@ -556,8 +677,9 @@ async def on_attachment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     deps = deps_of(context)
     async with deps.sessions() as session:
-        user = await session.scalar(select(User).where(User.platform == PLATFORM,
-                                                       User.external_id == str(update.effective_user.id)))
+        user = await session.scalar(
+            select(User).where(User.platform == PLATFORM, User.external_id == str(update.effective_user.id))
+        )
         row = await prompts.pending(session, user.id, deps.now()) if user else None
         if user is None or row is None or row.purpose != FILE_PURPOSE:
             return
@@ -583,15 +705,17 @@ async def on_attachment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     raise ApplicationHandlerStop
 
 
-async def _store(context: ContextTypes.DEFAULT_TYPE, deps: Deps, message: Message, _: Translator
-                 ) -> tuple[str, str, bool] | str:
+async def _store(
+    context: ContextTypes.DEFAULT_TYPE, deps: Deps, message: Message, _: Translator
+) -> tuple[str, str, bool] | str:
     """(media key, file name, is a photo), or why it was refused."""
     if message.photo:
         largest = message.photo[-1]
         try:
             if largest.file_size is not None and largest.file_size > deps.photo_limits.max_bytes:
-                raise PhotoRejected(PhotoProblem.TOO_LARGE, limit_bytes=deps.photo_limits.max_bytes,
-                                    size_bytes=largest.file_size)
+                raise PhotoRejected(
+                    PhotoProblem.TOO_LARGE, limit_bytes=deps.photo_limits.max_bytes, size_bytes=largest.file_size
+                )
             data = await _download(context, largest.file_id)
             processed = await asyncio.to_thread(process_photo, data, deps.photo_limits)
         except PhotoRejected as rejected:
@@ -610,7 +734,7 @@ async def _store(context: ContextTypes.DEFAULT_TYPE, deps: Deps, message: Messag
         return too_large
     name = _file_name(document.file_name)
     dot = name.rfind(".")
-    suffix = name[dot:].lower() if 0 < dot and len(name) - dot <= 9 and name[dot + 1:].isalnum() else ""
+    suffix = name[dot:].lower() if dot > 0 and len(name) - dot <= 9 and name[dot + 1 :].isalnum() else ""
     key = await asyncio.to_thread(deps.media.put, data, kind=MediaKind.EVIDENCE, suffix=suffix)
     return key, name, False
 
@@ -633,7 +757,7 @@ async def on_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     deps = deps_of(context)
-    parts = query.data[len(REVIEW):].split(":")
+    parts = query.data[len(REVIEW) :].split(":")
     verb, numbers = parts[0], [int(p) for p in parts[1:] if p.isdigit()]
     if not numbers:
         await query.answer()
@@ -648,8 +772,9 @@ async def on_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _start_progress(context, published, update.effective_chat.id if update.effective_chat else None)
 
 
-async def _review_action(s: Scope, update: Update, deps: Deps, verb: str, numbers: list[int]
-                         ) -> tuple[Answer, Alert | None]:
+async def _review_action(
+    s: Scope, update: Update, deps: Deps, verb: str, numbers: list[int]
+) -> tuple[Answer, Alert | None]:
     _ = s._
     now = deps.now()
     alert = await s.session.get(Alert, numbers[0])
@@ -679,12 +804,15 @@ async def _review_action(s: Scope, update: Update, deps: Deps, verb: str, number
         return alerts.marked(alert.mode.value, text, _)
 
     if verb == "x":
-        cancel = await alerts.cancel_now(s.session, alert, approver, now, zone_name=deps.settings.timezone,
-                                         channels=deps.settings.alert_channels)
+        cancel = await alerts.cancel_now(
+            s.session, alert, approver, now, zone_name=deps.settings.timezone, channels=deps.settings.alert_channels
+        )
         if isinstance(cancel, Problem):
             return Answer(await _ended_text(s.session, alert, deps, _) or problem_text(cancel, _), alert=True), None
-        return Answer(mark(_("🛑 {code} is cancelled; the cancellation goes to everyone it reached.",
-                             code=alert.code)), alert=True), cancel
+        return Answer(
+            mark(_("🛑 {code} is cancelled; the cancellation goes to everyone it reached.", code=alert.code)),
+            alert=True,
+        ), cancel
     if verb == "r":
         # From /alerts: the review message again, for whoever did not get it or lost it.
         if alert.status is not AlertStatus.SUBMITTED:
@@ -695,56 +823,110 @@ async def _review_action(s: Scope, update: Update, deps: Deps, verb: str, number
     problem = await alerts.check_decision(s.session, alert, approver, version)
     if problem is not None:
         if problem is Problem.SELF_APPROVAL:
-            officials.audit(s.session, officials.AuditAction.REFUSED, problem.value,
-                            officials.Actor.of_user(s.user, approver), at=now, subject_official_id=approver.id,
-                            what=f"{REVIEW}{verb}", alert=alert.code)
+            officials.audit(
+                s.session,
+                officials.AuditAction.REFUSED,
+                problem.value,
+                officials.Actor.of_user(s.user, approver),
+                at=now,
+                subject_official_id=approver.id,
+                what=f"{REVIEW}{verb}",
+                alert=alert.code,
+            )
         return Answer(problem_text(problem, _), alert=True), None
     match verb:
         case "ap":
             return Answer(edit=await _confirmation(s.session, alert, deps, _)), None
         case "bk":
-            return Answer(edit=(mark(_("Not published yet. {code} still waits for a decision.", code=alert.code)),
-                                _review_buttons(alert, _))), None
+            return Answer(
+                edit=(
+                    mark(_("Not published yet. {code} still waits for a decision.", code=alert.code)),
+                    _review_buttons(alert, _),
+                )
+            ), None
         case "rj":
-            await prompts.ask(s.session, s.user.id, REJECT_PURPOSE, now,
-                              data={"alert_id": alert.id, "version": alert.version})
-            return Answer(send=[(mark(_("Type why you return {code} to its author. Send /cancel to stop.",
-                                        code=alert.code)), None)]), None
+            await prompts.ask(
+                s.session, s.user.id, REJECT_PURPOSE, now, data={"alert_id": alert.id, "version": alert.version}
+            )
+            return Answer(
+                send=[
+                    (mark(_("Type why you return {code} to its author. Send /cancel to stop.", code=alert.code)), None)
+                ]
+            ), None
         case "ok":
-            approved = await alerts.approve(s.session, alert, approver, version, now,
-                                            zone_name=deps.settings.timezone, channels=deps.settings.alert_channels)
+            approved = await alerts.approve(
+                s.session,
+                alert,
+                approver,
+                version,
+                now,
+                zone_name=deps.settings.timezone,
+                channels=deps.settings.alert_channels,
+            )
             if isinstance(approved, Problem):
                 return Answer(problem_text(approved, _), alert=True), None
             if approved.recipients is None:
-                return Answer(edit=(mark(_("✅ Approved. {code} will be published at {time}.", code=alert.code,
-                                           time=_when(alert.publish_at, _, deps))), None)), None
+                return Answer(
+                    edit=(
+                        mark(
+                            _(
+                                "✅ Approved. {code} will be published at {time}.",
+                                code=alert.code,
+                                time=_when(alert.publish_at, _, deps),
+                            )
+                        ),
+                        None,
+                    )
+                ), None
             return Answer(edit=(mark(_("✅ Approved and published: {code}.", code=alert.code)), None)), alert
     return Answer(_(INACTIVE), alert=True), None
 
 
 def _review_buttons(alert: Alert, _: Translator) -> InlineKeyboardMarkup:
-    return inline([[(_("👁 Preview"), f"{REVIEW}pv:{alert.id}")],
-                   [(_("✅ Approve"), f"{REVIEW}ap:{alert.id}:{alert.version}"),
-                    (_("⛔ Reject"), f"{REVIEW}rj:{alert.id}:{alert.version}")]])
+    return inline(
+        [
+            [(_("👁 Preview"), f"{REVIEW}pv:{alert.id}")],
+            [
+                (_("✅ Approve"), f"{REVIEW}ap:{alert.id}:{alert.version}"),
+                (_("⛔ Reject"), f"{REVIEW}rj:{alert.id}:{alert.version}"),
+            ],
+        ]
+    )
 
 
-async def _confirmation(session: AsyncSession, alert: Alert, deps: Deps, _: Translator
-                        ) -> tuple[str, InlineKeyboardMarkup]:
+async def _confirmation(
+    session: AsyncSession, alert: Alert, deps: Deps, _: Translator
+) -> tuple[str, InlineKeyboardMarkup]:
     """The last look before publishing: what mode, how many people, when."""
     people = await alerts.audience_size(session, alert)
     when = _when(alert.publish_at, _, deps) if alert.publish_at and alert.publish_at > deps.now() else None
     if alert.mode is AlertMode.ACTUAL:
-        text = _("⚠️ {code} is a REAL alert: “{headline}”. It will go to {n} people {when}.",
-                 code=alert.code, headline=alert.headline_vi or "", n=people,
-                 when=_("at {time}", time=when) if when else _("now"))
+        text = _(
+            "⚠️ {code} is a REAL alert: “{headline}”. It will go to {n} people {when}.",
+            code=alert.code,
+            headline=alert.headline_vi or "",
+            n=people,
+            when=_("at {time}", time=when) if when else _("now"),
+        )
         button = _("🚨 Publish the REAL alert")
     else:
-        text = alerts.marked(alert.mode.value, _(
-            "{code} will go to {n} test subscribers {when}.", code=alert.code, n=people,
-            when=_("at {time}", time=when) if when else _("now")), _)
+        text = alerts.marked(
+            alert.mode.value,
+            _(
+                "{code} will go to {n} test subscribers {when}.",
+                code=alert.code,
+                n=people,
+                when=_("at {time}", time=when) if when else _("now"),
+            ),
+            _,
+        )
         button = _("🧪 Publish the exercise") if alert.mode is AlertMode.EXERCISE else _("🔧 Publish the test")
-    return text, inline([[(button, f"{REVIEW}ok:{alert.id}:{alert.version}")],
-                         [(_("↩️ Back"), f"{REVIEW}bk:{alert.id}:{alert.version}")]])
+    return text, inline(
+        [
+            [(button, f"{REVIEW}ok:{alert.id}:{alert.version}")],
+            [(_("↩️ Back"), f"{REVIEW}bk:{alert.id}:{alert.version}")],
+        ]
+    )
 
 
 async def _ended_text(session: AsyncSession, alert: Alert, deps: Deps, _: Translator) -> str | None:
@@ -756,14 +938,18 @@ async def _ended_text(session: AsyncSession, alert: Alert, deps: Deps, _: Transl
         return None
     official = await session.get(Official, ender.approver_official_id)
     name = official.full_name if official else "?"
-    label = N_("Already cancelled by {name} at {time}.") if ender.msg_type is MessageType.CANCEL else N_(
-        "Already replaced by {code}, approved by {name} at {time}.")
+    label = (
+        N_("Already cancelled by {name} at {time}.")
+        if ender.msg_type is MessageType.CANCEL
+        else N_("Already replaced by {code}, approved by {name} at {time}.")
+    )
     return _(label, name=name, code=ender.code, time=_when(alert.ended_at, _, deps) or "")
 
 
 @answerer(REJECT_PURPOSE)
-async def on_reject_comment(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                            row: PendingInput) -> str | None:
+async def on_reject_comment(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     message = update.effective_message
     assert message is not None
     deps = deps_of(context)
@@ -774,15 +960,23 @@ async def on_reject_comment(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     alert = await s.session.get(Alert, int(row.data.get("alert_id", 0)))
     if alert is None:
         return problem_text(Problem.NOT_FOUND, s._)
-    problem = await alerts.reject(s.session, alert, approver, int(row.data.get("version", -1)), message.text or "",
-                                  deps.now(), deps.settings.timezone)
+    problem = await alerts.reject(
+        s.session,
+        alert,
+        approver,
+        int(row.data.get("version", -1)),
+        message.text or "",
+        deps.now(),
+        deps.settings.timezone,
+    )
     if problem is Problem.EMPTY:
         await prompts.ask(s.session, s.user.id, REJECT_PURPOSE, deps.now(), data=dict(row.data))
         return s._("Type the reason as text. Send /cancel to stop.")
     if problem is not None:
         return problem_text(problem, s._)
-    return alerts.marked(alert.mode.value, s._("⛔ {code} was returned to its author with your comment.",
-                                                 code=alert.code), s._)
+    return alerts.marked(
+        alert.mode.value, s._("⛔ {code} was returned to its author with your comment.", code=alert.code), s._
+    )
 
 
 # --- /alerts: what is in force ------------------------------------------------------------------------------
@@ -802,25 +996,32 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         for alert in current:
             mark = _mode_mark(alert, _)
             headline = alert.headline_en if _.language == "en" and alert.headline_en else alert.headline_vi
-            lines.append(f"{SEVERITY_ICONS[alert.severity]} {mark}{headline} ({alert.code}) — "
-                         + _("until {time}", time=_when(alert.expires_at, _, deps) or "—"))
+            lines.append(
+                f"{SEVERITY_ICONS[alert.severity]} {mark}{headline} ({alert.code}) — "
+                + _("until {time}", time=_when(alert.expires_at, _, deps) or "—")
+            )
             rows.append([(f"{SEVERITY_ICONS[alert.severity]} {alert.code}", f"{REVIEW}v:{alert.id}")])
         official = await officials.authorise(s.session, update.effective_user.id, None, alerts.AUTHOR_ROLES)
         if isinstance(official, Official):
             work = await alerts.open_work(s.session, official)
             if work:
                 lines += ["", _("Your alerts not yet published:")]
-                rows += [[(f"📝 {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{DRAFT}o:{a.id}")]
-                         for a in work]
+                rows += [
+                    [(f"📝 {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{DRAFT}o:{a.id}")] for a in work
+                ]
             focal = await alerts.focal_work(s.session, official)
             if focal.waiting:
                 lines += ["", _("Waiting for the focal unit's approval:")]
-                rows += [[(f"⏳ {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{REVIEW}r:{a.id}")]
-                         for a in focal.waiting]
+                rows += [
+                    [(f"⏳ {_mode_mark(a, _)}{a.code} · {_short(a.headline_vi, 40)}", f"{REVIEW}r:{a.id}")]
+                    for a in focal.waiting
+                ]
             if focal.scheduled:
                 lines += ["", _("Approved, to be published later (open one to call it off):")]
-                rows += [[(f"⏰ {_mode_mark(a, _)}{a.code} · {_when(a.publish_at, _, deps)}", f"{DRAFT}o:{a.id}")]
-                         for a in focal.scheduled]
+                rows += [
+                    [(f"⏰ {_mode_mark(a, _)}{a.code} · {_when(a.publish_at, _, deps)}", f"{DRAFT}o:{a.id}")]
+                    for a in focal.scheduled
+                ]
     await message.reply_text("\n".join(lines), reply_markup=inline(rows) if rows else None)
 
 
@@ -833,8 +1034,11 @@ async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
     now = deps.now()
     following = await subscriptions.following(s.session, s.user.id)
     drills_ok = following.tester or isinstance(
-        await officials.authorise(s.session, str(s.user.external_id), None, alerts.AUTHOR_ROLES | alerts.APPROVER_ROLES),
-        Official)
+        await officials.authorise(
+            s.session, str(s.user.external_id), None, alerts.AUTHOR_ROLES | alerts.APPROVER_ROLES
+        ),
+        Official,
+    )
     if alert.status is not AlertStatus.PUBLISHED or (alert.mode is not AlertMode.ACTUAL and not drills_ok):
         return Answer(_(INACTIVE), alert=True)
     if verb == "cap":
@@ -845,30 +1049,43 @@ async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
     params = await alerts.message_params(s.session, alert, language, deps.settings.timezone)
     rows = [[(_("📄 CAP 1.2 (XML)"), f"{REVIEW}cap:{alert.id}")]]
     if alerts.is_in_force(alert, now):
-        if isinstance(await officials.authorise(s.session, str(s.user.external_id), None, alerts.AUTHOR_ROLES),
-                      Official):
-            rows.append([(_("✏️ Prepare an update"), f"{REVIEW}up:{alert.id}"),
-                         (_("🛑 Prepare a cancellation"), f"{REVIEW}cn:{alert.id}")])
-        if isinstance(await officials.authorise(s.session, str(s.user.external_id), None, alerts.APPROVER_ROLES),
-                      Official):
+        if isinstance(
+            await officials.authorise(s.session, str(s.user.external_id), None, alerts.AUTHOR_ROLES), Official
+        ):
+            rows.append(
+                [
+                    (_("✏️ Prepare an update"), f"{REVIEW}up:{alert.id}"),
+                    (_("🛑 Prepare a cancellation"), f"{REVIEW}cn:{alert.id}"),
+                ]
+            )
+        if isinstance(
+            await officials.authorise(s.session, str(s.user.external_id), None, alerts.APPROVER_ROLES), Official
+        ):
             rows.append([(_("🛑 Cancel this alert"), f"{alerts.CANCEL_NOW}{alert.id}")])
     rendered = alerts.message_rendered(params)
-    return Answer(send=[Rendered(rendered.text, photo_keys=rendered.photo_keys, documents=rendered.documents),
-                        (alerts.marked(alert.mode.value, _("{code}: more", code=alert.code), _), inline(rows))])
+    return Answer(
+        send=[
+            Rendered(rendered.text, photo_keys=rendered.photo_keys, documents=rendered.documents),
+            (alerts.marked(alert.mode.value, _("{code}: more", code=alert.code), _), inline(rows)),
+        ]
+    )
 
 
 # --- /subscribe, /unsubscribe and the settings screen -----------------------------------------------------------
 
 
-async def settings_screen(session: AsyncSession, user: User, _: Translator, page: int | None = None
-                          ) -> tuple[str, InlineKeyboardMarkup]:
+async def settings_screen(
+    session: AsyncSession, user: User, _: Translator, page: int | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
     following = await subscriptions.following(session, user.id)
     followed = {a.id for a in following.communes}
     if following.whole_province:
         state = _("You receive the province's alerts for every place.")
     elif following.communes:
-        state = _("You receive alerts for {communes}, and those for the whole province.",
-                  communes=", ".join(_.pick(a.name_vi, a.name_en) for a in following.communes))
+        state = _(
+            "You receive alerts for {communes}, and those for the whole province.",
+            communes=", ".join(_.pick(a.name_vi, a.name_en) for a in following.communes),
+        )
     else:
         state = _("You receive no alerts.")
     lines = [_("🔔 Alert settings"), state]
@@ -877,18 +1094,23 @@ async def settings_screen(session: AsyncSession, user: User, _: Translator, page
         offered = await subscriptions.offered_communes(session, user.id)
         if offered:
             lines.append(_("The places of your reports are listed below: tap one to follow its alerts."))
-        rows += [[(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}")]
-                 for a in offered]
+        rows += [
+            [(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}")]
+            for a in offered
+        ]
         rows.append([(_("➕ Other communes"), f"{FOLLOW}m:0")])
     else:
         communes = await subscriptions.communes(session)
         pages = max(1, -(-len(communes) // COMMUNES_PER_PAGE))
         page = min(max(page, 0), pages - 1)
-        shown = communes[page * COMMUNES_PER_PAGE:(page + 1) * COMMUNES_PER_PAGE]
-        rows += [[(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}:{page}")]
-                 for a in shown]
+        shown = communes[page * COMMUNES_PER_PAGE : (page + 1) * COMMUNES_PER_PAGE]
+        rows += [
+            [(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}:{page}")]
+            for a in shown
+        ]
         nav = ([("◀️", f"{FOLLOW}m:{page - 1}")] if page > 0 else []) + (
-            [("▶️", f"{FOLLOW}m:{page + 1}")] if page + 1 < pages else [])
+            [("▶️", f"{FOLLOW}m:{page + 1}")] if page + 1 < pages else []
+        )
         if nav:
             rows.append(nav)
     if await session.scalar(select(Official.id).where(Official.user_id == user.id)) is not None:
@@ -929,7 +1151,7 @@ async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None and query.data is not None
     deps = deps_of(context)
     now = deps.now()
-    parts = query.data[len(FOLLOW):].split(":")
+    parts = query.data[len(FOLLOW) :].split(":")
     page: int | None = None
     note: str | None = None
     async with user_scope(update, context) as s:
@@ -986,8 +1208,14 @@ async def _start_progress(context: ContextTypes.DEFAULT_TYPE, alert: Alert, chat
             return
         state = await alerts.progress(session, fresh)
         _ = translator(user.language if user else deps.settings.default_language)
-        rendered = alerts.progress_rendered(fresh, state, None, _, finished=fresh.delivered_at is not None,
-                                            in_force_now=alerts.is_in_force(fresh, deps.now()))
+        rendered = alerts.progress_rendered(
+            fresh,
+            state,
+            None,
+            _,
+            finished=fresh.delivered_at is not None,
+            in_force_now=alerts.is_in_force(fresh, deps.now()),
+        )
     transport = TelegramTransport(context.bot, deps.media)
     try:
         message_id = await transport.send(target, rendered)
@@ -1027,19 +1255,22 @@ async def run_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         await _edit_progress(context, alert, state, rate, finished)
 
 
-async def _edit_progress(context: ContextTypes.DEFAULT_TYPE, alert: Alert, state: alerts.Progress,
-                         rate: float | None, finished: bool) -> None:
+async def _edit_progress(
+    context: ContextTypes.DEFAULT_TYPE, alert: Alert, state: alerts.Progress, rate: float | None, finished: bool
+) -> None:
     if alert.progress_chat_id is None or alert.progress_message_id is None:
         return
     deps = deps_of(context)
     async with deps.sessions() as session:
         user = await session.scalar(select(User).where(User.chat_id == alert.progress_chat_id).limit(1))
     _ = translator(user.language if user else deps.settings.default_language)
-    rendered = alerts.progress_rendered(alert, state, rate, _, finished=finished,
-                                        in_force_now=alerts.is_in_force(alert, deps.now()))
+    rendered = alerts.progress_rendered(
+        alert, state, rate, _, finished=finished, in_force_now=alerts.is_in_force(alert, deps.now())
+    )
     try:
-        await TelegramTransport(context.bot, deps.media).edit(alert.progress_chat_id, alert.progress_message_id,
-                                                              rendered)
+        await TelegramTransport(context.bot, deps.media).edit(
+            alert.progress_chat_id, alert.progress_message_id, rendered
+        )
     except DeliveryError as exc:
         log.info("progress of %s not edited: %s", alert.code, exc.detail)
 
@@ -1049,6 +1280,10 @@ def install(app: Application) -> None:
     deps: Deps = app.bot_data["deps"]
     if app.job_queue is None:
         raise RuntimeError("alerts need python-telegram-bot's job queue (APScheduler)")
-    app.job_queue.run_repeating(run_tick, interval=deps.settings.alert_tick_seconds, first=0.5,
-                                name="alerts", job_kwargs={"max_instances": 1, "coalesce": True})
-
+    app.job_queue.run_repeating(
+        run_tick,
+        interval=deps.settings.alert_tick_seconds,
+        first=0.5,
+        name="alerts",
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )

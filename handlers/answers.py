@@ -1,8 +1,9 @@
-"""Messages that answer something the bot asked (bot/prompts.py), before any other handler sees them.
+"""Messages that answer something the bot asked (bot/conversation/prompts.py), before any other handler sees them.
 
 Each module that asks registers, per purpose, the function that takes the
 answer. A person with nothing pending goes on to the usual handlers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import prompts
+from bot.conversation import prompts
 from handlers.scope import Scope, deps_of, user_scope
 from storage.models import PendingInput
 

@@ -7,13 +7,14 @@
   cal:y:<year>                     the listing of another year
   cal:rm:<YYYY-MM-DD>              undo an administrator's change from the listing
 
-The same service as `congdan admin calendar` (bot/calendars.py `set_day`,
+The same service as `congdan admin calendar` (bot/domain/calendars.py `set_day`,
 `remove_day`): the change applies at once, open deadlines across the day move
 with it in the same transaction, this process reloads its calendars right
 after the commit and the others within a tick. Only platform administrators
 may (003 Art. 5.4: the focal unit administers the platform); anyone else is
 refused, and the refusal is logged.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,11 +27,11 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import calendars, officials
-from bot.calendars import DayChange, DayEntry
 from bot.deps import Deps
+from bot.domain import calendars, officials
+from bot.domain.calendars import DayChange, DayEntry
+from bot.domain.officials import Actor, Refusal, Role
 from bot.i18n import N_, Translator
-from bot.officials import Actor, Refusal, Role
 from handlers.keyboards import inline
 from handlers.officials import refusal_text
 from handlers.scope import PLATFORM, Scope, deps_of, user_scope
@@ -59,10 +60,13 @@ NOT_A_DATE = N_("“{text}” is not a date. Write it as 26/11/2026 or 2026-11-2
 NOW_OFF = N_("✅ {day} is now a day off.")
 NOW_WORKING = N_("✅ {day} is now a working day.")
 ALREADY = N_("It already was; your change is recorded anyway.")
-REMOVED = N_("✅ Your change of {day} is removed: the public holidays and the province file decide it again "
-              "(now a {state}).")
-NOT_CHANGED = N_("No administrator's change of {day} to remove. Public holidays and the province file's days "
-                 "are changed in the province file.")
+REMOVED = N_(
+    "✅ Your change of {day} is removed: the public holidays and the province file decide it again (now a {state})."
+)
+NOT_CHANGED = N_(
+    "No administrator's change of {day} to remove. Public holidays and the province file's days "
+    "are changed in the province file."
+)
 MOVED = N_("Open deadlines moved: {n}.")
 DAY_OFF = N_("day off")
 WORKING_DAY = N_("working day")
@@ -105,8 +109,11 @@ def listing_text(year: int, entries: list[DayEntry], _: Translator, zone: ZoneIn
 
 
 def listing_keyboard(year: int, entries: list[DayEntry], _: Translator) -> InlineKeyboardMarkup:
-    rows = [[(f"🗑 {entry.day:%d/%m/%Y}", f"{REMOVE}{entry.day.isoformat()}")]
-            for entry in entries if entry.source == "administrator"]
+    rows = [
+        [(f"🗑 {entry.day:%d/%m/%Y}", f"{REMOVE}{entry.day.isoformat()}")]
+        for entry in entries
+        if entry.source == "administrator"
+    ]
     nav = []
     if year > FIRST_YEAR:
         nav.append((f"◀️ {year - 1}", f"{YEAR}{year - 1}"))
@@ -166,8 +173,14 @@ async def _authorised(s: Scope, update: Update, deps: Deps, what: str) -> Offici
     found = await officials.authorise(s.session, update.effective_user.id, None, ADMINS)
     if isinstance(found, Refusal):
         chat = update.effective_chat
-        officials.record_refusal(s.session, found, Actor.of_account(update.effective_user.id, found.official, PLATFORM),
-                                 at=now, what=what, chat_id=str(chat.id) if chat else None)
+        officials.record_refusal(
+            s.session,
+            found,
+            Actor.of_account(update.effective_user.id, found.official, PLATFORM),
+            at=now,
+            what=what,
+            chat_id=str(chat.id) if chat else None,
+        )
         return refusal_text(found, s._)
     return found
 
@@ -209,14 +222,22 @@ async def calendar_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await message.reply_text(text, reply_markup=markup)
 
 
-async def _change(session: AsyncSession, deps: Deps, admin: Official, command: _Command,
-                  now: datetime) -> DayChange | None:
+async def _change(
+    session: AsyncSession, deps: Deps, admin: Official, command: _Command, now: datetime
+) -> DayChange | None:
     assert command.day is not None
     if command.remove:
         return await calendars.remove_day(session, command.day, at=now, timezone_name=deps.settings.timezone)
     assert command.kind is not None
-    return await calendars.set_day(session, command.day, command.kind, reason=command.reason,
-                                   by=f"official:{admin.id}", at=now, timezone_name=deps.settings.timezone)
+    return await calendars.set_day(
+        session,
+        command.day,
+        command.kind,
+        reason=command.reason,
+        by=f"official:{admin.id}",
+        at=now,
+        timezone_name=deps.settings.timezone,
+    )
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -232,8 +253,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     async with user_scope(update, context) as s:
         _ = s._
         admin = await _authorised(s, update, deps, data)
-        year = int(data[len(YEAR):]) if data.startswith(YEAR) and data[len(YEAR):].isdigit() else None
-        day = parse_day(data[len(REMOVE):]) if data.startswith(REMOVE) else None
+        year = int(data[len(YEAR) :]) if data.startswith(YEAR) and data[len(YEAR) :].isdigit() else None
+        day = parse_day(data[len(REMOVE) :]) if data.startswith(REMOVE) else None
         if isinstance(admin, str):
             refused = admin
         elif day is not None:

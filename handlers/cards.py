@@ -1,4 +1,4 @@
-"""The agency card's buttons (bot/cards.py) and the private choices they lead to.
+"""The agency card's buttons (bot/domain/cards.py) and the private choices they lead to.
 
 Where the card is (the agency's bound group, or an official's private work view):
   rc:<verb>:<report id>:<version>   receive, reject, ask for information, transfer, (re)assign,
@@ -14,11 +14,12 @@ Typed answers (handlers/answers.py): a rejection reason, the question to the cit
 transfer reason, the head's comment when returning a result, a clarification answer.
 
 Every press checks the person who pressed it (being in the group gives no rights) with
-`bot.officials.authorise`; refusals are answered in the presser's language and logged.
+`bot.domain.officials.authorise`; refusals are answered in the presser's language and logged.
 What only the presser may read (reason templates, the timeline, the citizen's contact)
-goes to their private chat, never to the group. The workflow (bot/workflow.py, through
-bot/casework.py) has the last word on every transition.
+goes to their private chat, never to the group. The workflow (bot/domain/workflow.py, through
+bot/domain/casework.py) has the last word on every transition.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,16 +34,17 @@ from telegram import Chat, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from bot import cards, casework, officials, prompts, urgency, workflow
+from bot.conversation import prompts
 from bot.deps import Deps
-from bot.i18n import N_, Translator, language_from_client, translator
-from bot.labels import OFFICIAL_EVENT_LABELS
-from bot.officials import HANDOVER_REASON_LABELS, HandoverReason, Refusal, RefusalReason
-from bot.workflow import SCREENERS, Action, Actor, Need, Party, Rating, State
+from bot.domain import cards, casework, citizens, officials, urgency, workflow
+from bot.domain.labels import OFFICIAL_EVENT_LABELS
+from bot.domain.officials import HANDOVER_REASON_LABELS, HandoverReason, Refusal, RefusalReason
+from bot.domain.workflow import SCREENERS, Action, Actor, Need, Party, Rating, State
+from bot.i18n import N_, Translator, translator
 from handlers.answers import answerer
 from handlers.keyboards import inline
 from handlers.officials import NOT_BOUND, agency_name, refusal_text
-from handlers.scope import PLATFORM, Scope, deps_of
+from handlers.scope import PLATFORM, Scope, deps_of, presser_translator
 from storage.models import Agency, Official, PendingInput, Report, ReportEvent, User
 from storage.models.officials import Role
 
@@ -57,8 +59,7 @@ MESSAGE_MAX = 4000
 
 WROTE_PRIVATELY = N_("I wrote to you in our private chat.")
 OPEN_BOT_FIRST = N_(
-    "I cannot write to you privately yet. Open a chat with me (tap my name, then Start), "
-    "then press the button again."
+    "I cannot write to you privately yet. Open a chat with me (tap my name, then Start), then press the button again."
 )
 INACTIVE = N_("That button is no longer active.")
 CANCELLED = N_("Cancelled. Nothing was changed.")
@@ -83,20 +84,41 @@ class ReasonTemplate:
 
 
 REASON_TEMPLATES: tuple[ReasonTemplate, ...] = (
-    ReasonTemplate("cd", N_("⚖️ Complaint or denunciation"), N_(
-        "It is a complaint or a denunciation, which this channel does not take (003 Art. 1.3). "
-        "Please send it to the competent agency under the Law on Complaints or the Law on Denunciations.")),
-    ReasonTemplate("dp", N_("🤝 Dispute between parties"), N_(
-        "It is a dispute between parties, which this channel does not settle. Please ask the commune's "
-        "mediation team or the competent court.")),
-    ReasonTemplate("ni", N_("❓ Not enough information"), N_(
-        "There is not enough information to identify the place or the event. You may send a new report "
-        "with the exact place, the time and photos.")),
+    ReasonTemplate(
+        "cd",
+        N_("⚖️ Complaint or denunciation"),
+        N_(
+            "It is a complaint or a denunciation, which this channel does not take (003 Art. 1.3). "
+            "Please send it to the competent agency under the Law on Complaints or the Law on Denunciations."
+        ),
+    ),
+    ReasonTemplate(
+        "dp",
+        N_("🤝 Dispute between parties"),
+        N_(
+            "It is a dispute between parties, which this channel does not settle. Please ask the commune's "
+            "mediation team or the competent court."
+        ),
+    ),
+    ReasonTemplate(
+        "ni",
+        N_("❓ Not enough information"),
+        N_(
+            "There is not enough information to identify the place or the event. You may send a new report "
+            "with the exact place, the time and photos."
+        ),
+    ),
     ReasonTemplate("op", N_("🗺 Not in this province"), N_("The place is not in this province.")),
-    ReasonTemplate("du", N_("🔁 Duplicate report"), N_(
-        "It repeats an earlier report about the same matter, which is already being handled.")),
-    ReasonTemplate("nt", N_("🚫 Not truthful / not own photos"), N_(
-        "The content is not truthful, or the photos are not the sender's own (003 Art. 8.2).")),
+    ReasonTemplate(
+        "du",
+        N_("🔁 Duplicate report"),
+        N_("It repeats an earlier report about the same matter, which is already being handled."),
+    ),
+    ReasonTemplate(
+        "nt",
+        N_("🚫 Not truthful / not own photos"),
+        N_("The content is not truthful, or the photos are not the sender's own (003 Art. 8.2)."),
+    ),
 )
 TEMPLATES = {t.key: t for t in REASON_TEMPLATES}
 TYPE_REASON = "*"
@@ -125,26 +147,25 @@ class Presser:
         return self.actor.roles
 
 
-async def presser_translator(session: AsyncSession, update: Update, default_language: str) -> Translator:
-    """The presser's language, without creating an account row for a stranger in a group."""
-    tg_user = update.effective_user
-    assert tg_user is not None
-    user = await session.scalar(select(User).where(User.platform == PLATFORM, User.external_id == str(tg_user.id)))
-    if user is not None:
-        return translator(user.language)
-    return translator(language_from_client(tg_user.language_code, default_language))
-
-
-def log_refusal(session: AsyncSession, update: Update, refusal: Refusal, what: str, at: datetime,
-                agency_id: int | None) -> None:
+def log_refusal(
+    session: AsyncSession, update: Update, refusal: Refusal, what: str, at: datetime, agency_id: int | None
+) -> None:
     tg_user, chat = update.effective_user, update.effective_chat
     assert tg_user is not None
-    officials.record_refusal(session, refusal, officials.Actor.of_account(tg_user.id, refusal.official, PLATFORM),
-                             at=at, what=what[:64], agency_id=agency_id, chat_id=str(chat.id) if chat else None)
+    officials.record_refusal(
+        session,
+        refusal,
+        officials.Actor.of_account(tg_user.id, refusal.official, PLATFORM),
+        at=at,
+        what=what[:64],
+        agency_id=agency_id,
+        chat_id=str(chat.id) if chat else None,
+    )
 
 
-async def authorise_presser(session: AsyncSession, update: Update, deps: Deps, agency_id: int,
-                            roles: frozenset[Role], what: str) -> Presser | str:
+async def authorise_presser(
+    session: AsyncSession, update: Update, deps: Deps, agency_id: int, roles: frozenset[Role], what: str
+) -> Presser | str:
     """The official who pressed (or typed), if they may act for `agency_id` in one of `roles`; else why not."""
     tg_user = update.effective_user
     assert tg_user is not None
@@ -188,7 +209,8 @@ MISSING_TEXTS = {
     Need.RESULT: N_("Type the result first."),
     Need.EVIDENCE: N_(
         "A result needs at least one photo or document as evidence (003 Art. 9.1.d). "
-        "Send one, then press “✅ Send for approval”."),
+        "Send one, then press “✅ Send for approval”."
+    ),
     Need.COMMENT: N_("A comment is needed."),
     Need.NOTE: N_("The note is empty."),
 }
@@ -215,28 +237,43 @@ async def moved_on_text(session: AsyncSession, report: Report, _: Translator, zo
     latest = await casework.latest_of(session, report.id, _MOVES)
     if latest is None or Action(latest.kind) not in _ALREADY:
         if latest is not None:
-            return _("This report has moved on: {event}, {name}, {time}.",
-                     event=_(OFFICIAL_EVENT_LABELS.get(Action(latest.kind), latest.kind)),
-                     name=await actor_name(session, latest, _), time=when(latest.at, _, zone))
+            return _(
+                "This report has moved on: {event}, {name}, {time}.",
+                event=_(OFFICIAL_EVENT_LABELS.get(Action(latest.kind), latest.kind)),
+                name=await actor_name(session, latest, _),
+                time=when(latest.at, _, zone),
+            )
         return _("This report is no longer at this step.")
     return _(_ALREADY[Action(latest.kind)], name=await actor_name(session, latest, _), time=when(latest.at, _, zone))
 
 
-async def refused_text(session: AsyncSession, update: Update, presser: Presser, report: Report,
-                       outcome: workflow.Outcome, what: str, at: datetime, zone: ZoneInfo) -> str:
+async def refused_text(
+    session: AsyncSession,
+    update: Update,
+    presser: Presser,
+    report: Report,
+    outcome: workflow.Outcome,
+    what: str,
+    at: datetime,
+    zone: ZoneInfo,
+) -> str:
     _ = presser._
     match outcome.refusal:
         case workflow.Refusal.STALE | workflow.Refusal.WRONG_STATE:
             return await moved_on_text(session, report, _, zone)
         case workflow.Refusal.NOT_ALLOWED:
-            log_refusal(session, update, Refusal(RefusalReason.MISSING_ROLE, presser.official), what, at,
-                        report.agency_id)
+            log_refusal(
+                session, update, Refusal(RefusalReason.MISSING_ROLE, presser.official), what, at, report.agency_id
+            )
             if Role.HANDLING_OFFICER in presser.roles and report.assignee_id != presser.official.id:
                 return _(NOT_ASSIGNED_TO_YOU)
             return _("Your role does not allow this.")
         case workflow.Refusal.MISSING:
-            return _(MISSING_TEXTS.get(outcome.missing, N_("Something needed is missing."))
-                     if outcome.missing else N_("Something needed is missing."))
+            return _(
+                MISSING_TEXTS.get(outcome.missing, N_("Something needed is missing."))
+                if outcome.missing
+                else N_("Something needed is missing.")
+            )
         case workflow.Refusal.INVALID:
             return _("That choice is no longer possible: the official or agency cannot take it. Choose again.")
         case workflow.Refusal.TOO_LATE:
@@ -244,16 +281,33 @@ async def refused_text(session: AsyncSession, update: Update, presser: Presser, 
     return _("This cannot be done now.")
 
 
-async def preflight(session: AsyncSession, update: Update, presser: Presser, report: Report, action: Action,
-                    version: int | None, what: str, at: datetime, zone: ZoneInfo) -> str | None:
+async def preflight(
+    session: AsyncSession,
+    update: Update,
+    presser: Presser,
+    report: Report,
+    action: Action,
+    version: int | None,
+    what: str,
+    at: datetime,
+    zone: ZoneInfo,
+) -> str | None:
     """Why `action` could not be fired now, before asking the presser to type or choose anything."""
     t = workflow.TRANSITIONS[action]
     if (version is not None and t.bumps and version != report.version) or State(report.state) not in t.sources:
         return await moved_on_text(session, report, presser._, zone)
     allowed = presser.actor.parties & t.who
     if not allowed or (allowed == {Role.HANDLING_OFFICER} and report.assignee_id != presser.official.id):
-        return await refused_text(session, update, presser, report,
-                                  workflow.Outcome(False, report, workflow.Refusal.NOT_ALLOWED), what, at, zone)
+        return await refused_text(
+            session,
+            update,
+            presser,
+            report,
+            workflow.Outcome(False, report, workflow.Refusal.NOT_ALLOWED),
+            what,
+            at,
+            zone,
+        )
     return None
 
 
@@ -355,17 +409,30 @@ class Press:
         return self.deps.settings.zone
 
     async def preflight(self, action: Action) -> str | None:
-        return await preflight(self.session, self.update, self.presser, self.report, action, self.version,
-                               self.what, self.now, self.zone)
+        return await preflight(
+            self.session, self.update, self.presser, self.report, action, self.version, self.what, self.now, self.zone
+        )
 
     async def refused(self, outcome: workflow.Outcome) -> Reply:
-        return refuse(self._, await refused_text(self.session, self.update, self.presser, self.report, outcome,
-                                                  self.what, self.now, self.zone))
+        return refuse(
+            self._,
+            await refused_text(
+                self.session, self.update, self.presser, self.report, outcome, self.what, self.now, self.zone
+            ),
+        )
 
     async def act(self, action: Action, done: str, details: dict | None = None, **values: object) -> Reply:
         """Fire `action` as pressed; `done` (with the report's code and `values`) tells the presser it happened."""
-        outcome = await casework.act(self.session, self.deps.desk, self.report, action, self.presser.actor,
-                                     self.now, details, expected_version=self.version)
+        outcome = await casework.act(
+            self.session,
+            self.deps.desk,
+            self.report,
+            action,
+            self.presser.actor,
+            self.now,
+            details,
+            expected_version=self.version,
+        )
         if not outcome.ok:
             return await self.refused(outcome)
         return Reply(self._, self._(done, code=self.report.code, **values))
@@ -375,10 +442,14 @@ class Press:
         problem = await self.preflight(action)
         if problem is not None:
             return refuse(self._, problem)
-        await prompts.ask(self.session, self.presser.user.id, purpose, self.now, report_id=self.report.id,
-                          version=self.report.version)
-        return Reply(self._, private=[Private(text + "\n\n" + self._("Send /cancel to stop."))],
-                     prompt_user_id=self.presser.user.id)
+        await prompts.ask(
+            self.session, self.presser.user.id, purpose, self.now, report_id=self.report.id, version=self.report.version
+        )
+        return Reply(
+            self._,
+            private=[Private(text + "\n\n" + self._("Send /cancel to stop."))],
+            prompt_user_id=self.presser.user.id,
+        )
 
 
 async def _receive(p: Press) -> Reply:
@@ -406,23 +477,41 @@ async def _reject(p: Press) -> Reply:
 
 
 async def _ask_info(p: Press) -> Reply:
-    return await p.ask(Action.REQUEST_INFO, ASK_INFO, p._(
-        "Type the question for the sender of {code}: what is missing to handle it? The receiving clock "
-        "pauses until they answer.", code=p.report.code))
+    return await p.ask(
+        Action.REQUEST_INFO,
+        ASK_INFO,
+        p._(
+            "Type the question for the sender of {code}: what is missing to handle it? The receiving clock "
+            "pauses until they answer.",
+            code=p.report.code,
+        ),
+    )
 
 
 async def _return(p: Press) -> Reply:
-    return await p.ask(Action.RETURN, RETURN, p._(
-        "Type your comment for the handling officer: why is the result of {code} returned, and what "
-        "should be redone?", code=p.report.code))
+    return await p.ask(
+        Action.RETURN,
+        RETURN,
+        p._(
+            "Type your comment for the handling officer: why is the result of {code} returned, and what "
+            "should be redone?",
+            code=p.report.code,
+        ),
+    )
 
 
 async def _clarify(p: Press) -> Reply:
     question = await casework.latest_of(p.session, p.report.id, [Action.ASK_CLARIFICATION])
     asked = question.details.get(Need.QUESTION.value, "") if question else ""
-    return await p.ask(Action.ANSWER_CLARIFICATION, CLARIFY, p._(
-        "The citizen asks about the result of {code}:\n{question}\n\nType the answer; it goes to the citizen.",
-        code=p.report.code, question=asked))
+    return await p.ask(
+        Action.ANSWER_CLARIFICATION,
+        CLARIFY,
+        p._(
+            "The citizen asks about the result of {code}:\n{question}\n\nType the answer; it goes to the citizen.",
+            code=p.report.code,
+            question=asked,
+        ),
+    )
 
 
 async def _transfer(p: Press) -> Reply:
@@ -433,13 +522,14 @@ async def _transfer(p: Press) -> Reply:
     return Reply(p._, private=[Private(text, markup)])
 
 
-async def agency_rows(session: AsyncSession, agency_id: int, page: int, choose: str, turn: str,
-                      _: Translator) -> tuple[list[list[tuple[str, str]]], int, int]:
+async def agency_rows(
+    session: AsyncSession, agency_id: int, page: int, choose: str, turn: str, _: Translator
+) -> tuple[list[list[tuple[str, str]]], int, int]:
     """Buttons for the other agencies, one page; `choose` + agency id picks one, `turn` + page turns."""
     agencies = await casework.other_agencies(session, agency_id)
     pages = max(1, -(-len(agencies) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    shown = agencies[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    shown = agencies[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     rows = [[(agency_name(a, _), f"{choose}{a.id}")] for a in shown]
     turns = []
     if page > 0:
@@ -452,12 +542,12 @@ async def agency_rows(session: AsyncSession, agency_id: int, page: int, choose: 
     return rows, page, pages
 
 
-async def transfer_page(session: AsyncSession, report: Report, page: int,
-                        _: Translator) -> tuple[str, InlineKeyboardMarkup]:
+async def transfer_page(
+    session: AsyncSession, report: Report, page: int, _: Translator
+) -> tuple[str, InlineKeyboardMarkup]:
     base = f"{CHOICE}:%s:{report.id}:{report.version}:"
     rows, page, pages = await agency_rows(session, report.agency_id, page, base % "tf", base % "tp", _)
-    text = _("Transfer {code} to which agency? (page {page} of {pages})", code=report.code, page=page + 1,
-             pages=pages)
+    text = _("Transfer {code} to which agency? (page {page} of {pages})", code=report.code, page=page + 1, pages=pages)
     return text, inline(rows)
 
 
@@ -467,26 +557,32 @@ async def _assign(p: Press) -> Reply:
     if problem is not None:
         return refuse(p._, problem)
     _ = p._
-    officers = [o for o in await casework.handling_officers(p.session, p.report.agency_id)
-                if o.id != p.report.assignee_id]
+    officers = [
+        o for o in await casework.handling_officers(p.session, p.report.agency_id) if o.id != p.report.assignee_id
+    ]
     if not officers:
         return refuse(_, _("Your agency has no other active handling officer. Ask your administrator to invite one."))
     data = f"{CHOICE}:as:{p.report.id}:{p.report.version}:"
     rows = [[(o.full_name, f"{data}{o.id}")] for o in officers]
     rows.append([(_("✖️ Cancel"), CANCEL_CHOICE)])
-    text = (_("Reassign {code} to which handling officer?", code=p.report.code) if action is Action.REASSIGN
-            else _("Assign {code} to which handling officer?", code=p.report.code))
+    text = (
+        _("Reassign {code} to which handling officer?", code=p.report.code)
+        if action is Action.REASSIGN
+        else _("Assign {code} to which handling officer?", code=p.report.code)
+    )
     return Reply(_, private=[Private(text, inline(rows))])
 
 
 async def _urgent(p: Press) -> Reply:
-    outcome = await urgency.mark_urgent(p.session, p.deps.desk, p.report, p.presser.actor, p.now,
-                                        expected_version=p.version)
+    outcome = await urgency.mark_urgent(
+        p.session, p.deps.desk, p.report, p.presser.actor, p.now, expected_version=p.version
+    )
     if not outcome.ok:
         return await p.refused(outcome)
     hours = p.deps.desk.limits.urgent_handle_hours
-    return Reply(p._, p._("🚨 {code} is marked urgent: {hours} working hours to handle.", code=p.report.code,
-                          hours=f"{hours:g}"))
+    return Reply(
+        p._, p._("🚨 {code} is marked urgent: {hours} working hours to handle.", code=p.report.code, hours=f"{hours:g}")
+    )
 
 
 async def _timeline(p: Press) -> Reply:
@@ -503,8 +599,13 @@ async def _contact(p: Press) -> Reply:
     _ = p._
     lines = [_("📞 Sender of {code}:", code=p.report.code), contact.full_name or "—", contact.phone or "—"]
     if not contact.identity_public:
-        lines += ["", _("🔒 The sender asked to keep their identity private. Use it only to handle this report "
-                        "and do not pass it on (003 Art. 8.5).")]
+        lines += [
+            "",
+            _(
+                "🔒 The sender asked to keep their identity private. Use it only to handle this report "
+                "and do not pass it on (003 Art. 8.5)."
+            ),
+        ]
     lines += ["", _("This look is recorded on the report's timeline.")]
     return Reply(_, private=[Private("\n".join(lines))])
 
@@ -599,8 +700,7 @@ async def _choose(session: AsyncSession, update: Update, deps: Deps, data: str) 
 
 async def cancel_choice(session: AsyncSession, update: Update, deps: Deps) -> Reply:
     _ = await presser_translator(session, update, deps.settings.default_language)
-    user = await session.scalar(select(User).where(User.platform == PLATFORM,
-                                                   User.external_id == str(update.effective_user.id)))
+    user = await citizens.find(session, PLATFORM, str(update.effective_user.id))
     if user is not None:
         await prompts.clear(session, user.id)
     return Reply(_, edit=Private(_(CANCELLED)))
@@ -616,8 +716,11 @@ def _finished(p: Press, reply: Reply) -> Reply:
 async def _choose_reason(p: Press, key: str) -> Reply:
     _ = p._
     if key == TYPE_REASON:
-        reply = await p.ask(Action.REJECT, REJECT, _("Type the reason for rejecting {code}. The citizen will read it.",
-                                                     code=p.report.code))
+        reply = await p.ask(
+            Action.REJECT,
+            REJECT,
+            _("Type the reason for rejecting {code}. The citizen will read it.", code=p.report.code),
+        )
         if reply.private:
             # The prompt replaces the list in place rather than arriving as a new message.
             reply.edit, reply.private = reply.private[0], []
@@ -630,8 +733,14 @@ async def _choose_reason(p: Press, key: str) -> Reply:
     citizen = await p.session.get(User, p.report.citizen_id)
     theirs = translator(citizen.language if citizen else "vi")
     reason = theirs(template.reason) if template else theirs.pick(own.vi, own.en)
-    return _finished(p, await p.act(Action.REJECT, N_("⛔ {code} rejected. The citizen is told the reason."),
-                                    {Need.REASON.value: reason, "template": key}))
+    return _finished(
+        p,
+        await p.act(
+            Action.REJECT,
+            N_("⛔ {code} rejected. The citizen is told the reason."),
+            {Need.REASON.value: reason, "template": key},
+        ),
+    )
 
 
 async def _choose_agency(p: Press, arg: str) -> Reply:
@@ -642,10 +751,20 @@ async def _choose_agency(p: Press, arg: str) -> Reply:
     problem = await p.preflight(Action.TRANSFER)
     if problem is not None:
         return _finished(p, refuse(_, problem))
-    await prompts.ask(p.session, p.presser.user.id, TRANSFER, p.now, report_id=p.report.id,
-                      version=p.report.version, data={"to": agency.id})
-    text = _("Transfer {code} to {agency}. Type the reason; the citizen will read it.\n\nSend /cancel to stop.",
-             code=p.report.code, agency=agency_name(agency, _))
+    await prompts.ask(
+        p.session,
+        p.presser.user.id,
+        TRANSFER,
+        p.now,
+        report_id=p.report.id,
+        version=p.report.version,
+        data={"to": agency.id},
+    )
+    text = _(
+        "Transfer {code} to {agency}. Type the reason; the citizen will read it.\n\nSend /cancel to stop.",
+        code=p.report.code,
+        agency=agency_name(agency, _),
+    )
     return Reply(_, edit=Private(text))
 
 
@@ -664,8 +783,15 @@ async def _choose_assignee(p: Press, arg: str) -> Reply:
         return refuse(p._, p._(INACTIVE))
     action = Action.REASSIGN if p.report.state == State.ASSIGNED else Action.ASSIGN
     officer = await p.session.get(Official, int(arg))
-    return _finished(p, await p.act(action, N_("👤 {code} assigned to {name}."), {Need.ASSIGNEE.value: int(arg)},
-                                    name=officer.full_name if officer else "?"))
+    return _finished(
+        p,
+        await p.act(
+            action,
+            N_("👤 {code} assigned to {name}."),
+            {Need.ASSIGNEE.value: int(arg)},
+            name=officer.full_name if officer else "?",
+        ),
+    )
 
 
 # --- typed answers -----------------------------------------------------------------------------------
@@ -687,14 +813,30 @@ class Typed:
 
 _TYPED = {
     REJECT: Typed(Action.REJECT, Need.REASON, SCREENING, N_("⛔ {code} rejected. The citizen is told the reason.")),
-    ASK_INFO: Typed(Action.REQUEST_INFO, Need.QUESTION, SCREENING,
-                    N_("❔ Your question about {code} was sent to the citizen. Their answer will show on the card.")),
-    TRANSFER: Typed(Action.TRANSFER, Need.REASON, SCREENING,
-                    N_("↪️ {code} transferred. The new agency's group has the card, and the citizen is told.")),
-    RETURN: Typed(Action.RETURN, Need.COMMENT, HEAD,
-                  N_("↩️ The result of {code} was returned to the handling officer with your comment.")),
-    CLARIFY: Typed(Action.ANSWER_CLARIFICATION, Need.ANSWER, frozenset({Role.HANDLING_OFFICER, Role.AGENCY_HEAD}),
-                   N_("💬 Your answer about {code} was sent to the citizen.")),
+    ASK_INFO: Typed(
+        Action.REQUEST_INFO,
+        Need.QUESTION,
+        SCREENING,
+        N_("❔ Your question about {code} was sent to the citizen. Their answer will show on the card."),
+    ),
+    TRANSFER: Typed(
+        Action.TRANSFER,
+        Need.REASON,
+        SCREENING,
+        N_("↪️ {code} transferred. The new agency's group has the card, and the citizen is told."),
+    ),
+    RETURN: Typed(
+        Action.RETURN,
+        Need.COMMENT,
+        HEAD,
+        N_("↩️ The result of {code} was returned to the handling officer with your comment."),
+    ),
+    CLARIFY: Typed(
+        Action.ANSWER_CLARIFICATION,
+        Need.ANSWER,
+        frozenset({Role.HANDLING_OFFICER, Role.AGENCY_HEAD}),
+        N_("💬 Your answer about {code} was sent to the citizen."),
+    ),
 }
 
 
@@ -725,11 +867,13 @@ async def _take_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Sco
     details: dict = {typed.need.value: text}
     if typed.action is Action.TRANSFER:
         details[Need.TARGET_AGENCY.value] = row.data.get("to")
-    outcome = await casework.act(s.session, deps.desk, report, typed.action, presser.actor, deps.now(), details,
-                                 expected_version=row.version)
+    outcome = await casework.act(
+        s.session, deps.desk, report, typed.action, presser.actor, deps.now(), details, expected_version=row.version
+    )
     if not outcome.ok:
-        return await refused_text(s.session, update, presser, report, outcome, row.purpose, deps.now(),
-                                  deps.settings.zone)
+        return await refused_text(
+            s.session, update, presser, report, outcome, row.purpose, deps.now(), deps.settings.zone
+        )
     return s._(typed.done, code=report.code)
 
 
@@ -739,8 +883,11 @@ for _purpose in _TYPED:
 
 # --- the timeline ------------------------------------------------------------------------------------
 
-_RATING_LABELS = {Rating.SATISFIED: N_("😊 Satisfied"), Rating.NORMAL: N_("😐 Normal"),
-                  Rating.UNSATISFIED: N_("😞 Unsatisfied")}
+_RATING_LABELS = {
+    Rating.SATISFIED: N_("😊 Satisfied"),
+    Rating.NORMAL: N_("😐 Normal"),
+    Rating.UNSATISFIED: N_("😞 Unsatisfied"),
+}
 _SAID = (Need.REASON, Need.QUESTION, Need.ANSWER, Need.RESULT, Need.COMMENT, Need.NOTE)
 HANDOVER_REASONS = frozenset(reason.value for reason in HandoverReason)
 
@@ -757,14 +904,36 @@ async def timeline_blocks(session: AsyncSession, report: Report, _: Translator, 
     """One block of lines per event, oldest first."""
     events = await workflow.timeline(session, report.id, public_only=False)
     user_ids = {e.actor_user_id for e in events if e.actor_user_id is not None}
-    official_ids = {v for e in events for k, v in e.details.items()
-                    if k in (Need.ASSIGNEE.value, "from_official_id") and isinstance(v, int)}
-    agency_ids = {v for e in events for k, v in e.details.items()
-                  if k in (Need.TARGET_AGENCY.value, "from_agency_id") and isinstance(v, int)}
-    by_user = dict((await session.execute(
-        select(Official.user_id, Official.full_name).where(Official.user_id.in_(user_ids)))).all()) if user_ids else {}
-    by_id = dict((await session.execute(
-        select(Official.id, Official.full_name).where(Official.id.in_(official_ids)))).all()) if official_ids else {}
+    official_ids = {
+        v
+        for e in events
+        for k, v in e.details.items()
+        if k in (Need.ASSIGNEE.value, "from_official_id") and isinstance(v, int)
+    }
+    agency_ids = {
+        v
+        for e in events
+        for k, v in e.details.items()
+        if k in (Need.TARGET_AGENCY.value, "from_agency_id") and isinstance(v, int)
+    }
+    by_user = (
+        dict(
+            (
+                await session.execute(
+                    select(Official.user_id, Official.full_name).where(Official.user_id.in_(user_ids))
+                )
+            ).all()
+        )
+        if user_ids
+        else {}
+    )
+    by_id = (
+        dict(
+            (await session.execute(select(Official.id, Official.full_name).where(Official.id.in_(official_ids)))).all()
+        )
+        if official_ids
+        else {}
+    )
     agencies = {a.id: a for a in await officials.agencies_by_id(session, agency_ids)}
     blocks = []
     for event in events:
@@ -776,8 +945,12 @@ async def timeline_blocks(session: AsyncSession, report: Report, _: Translator, 
         else:
             who = _("the system")
         label = _(OFFICIAL_EVENT_LABELS[action]) if action in OFFICIAL_EVENT_LABELS else action.value
-        blocks.append([f"🕒 {when(event.at, _, zone)} · {label} · {who}",
-                       *("   " + line for line in _details(event, by_id, agencies, _))])
+        blocks.append(
+            [
+                f"🕒 {when(event.at, _, zone)} · {label} · {who}",
+                *("   " + line for line in _details(event, by_id, agencies, _)),
+            ]
+        )
     return blocks
 
 
@@ -801,7 +974,7 @@ def _details(event: ReportEvent, names: dict[int, str], agencies: dict[int, Agen
         if not value:
             continue
         if need is Need.REASON and event.kind in (Action.HANDOVER, Action.UNASSIGN) and value in HANDOVER_REASONS:
-            # The system's own reason (bot/officials.py), not words someone typed.
+            # The system's own reason (bot/domain/officials.py), not words someone typed.
             out.append(_(HANDOVER_REASON_LABELS[HandoverReason(value)]))
         else:
             out.append(f"“{value}”")

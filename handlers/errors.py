@@ -1,4 +1,5 @@
 """The last line of defence: log the failure and tell the person, in their language."""
+
 from __future__ import annotations
 
 import logging

@@ -1,16 +1,17 @@
-"""The citizen's side after the agency acts: the buttons of the step messages (bot/notices.py).
+"""The citizen's side after the agency acts: the buttons of the step messages (bot/domain/notices.py).
 
   fu:inf:<id>           the agency asked for more information: the citizen types the answer
-  fu:cl:<id>            ask for clarification of the result, within 2 days of it (DOMAIN "Deadlines")
+  fu:cl:<id>            ask for clarification of the result, within 2 days of it (docs/rules.md "Deadlines")
   fu:rt:<id>:<rating>   rate the result: satisfied / normal / unsatisfied (003 Art. 10)
   fu:ro:<id>            re-open after an unsatisfied rating, with a reason
 
 Only the report's own citizen may use them: a forwarded message's buttons do
 nothing for anyone else. A button that needs words opens a prompt
-(bot/prompts.py); the typed text fires the transition through bot/casework.py,
+(bot/conversation/prompts.py); the typed text fires the transition through bot/domain/casework.py,
 which edits the agency's card and tells the officials. Buttons that can no
 longer work are taken off the message they were pressed on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,10 +24,11 @@ from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import casework, notices, prompts, workflow
+from bot.conversation import prompts
+from bot.domain import casework, notices, workflow
+from bot.domain.labels import STATE_LABELS
+from bot.domain.workflow import Action, Actor, Need, Rating, Refusal, State
 from bot.i18n import N_, Translator, nfc
-from bot.labels import STATE_LABELS
-from bot.workflow import Action, Actor, Need, Rating, Refusal, State
 from handlers.answers import answerer
 from handlers.keyboards import (
     MENU_HELP,
@@ -44,19 +46,27 @@ log = logging.getLogger(__name__)
 PREFIX = notices.FOLLOW_UP
 ANSWER, CLARIFY, RATE, REOPEN = "inf", "cl", "rt", "ro"
 VERBS: dict[str, Action] = {
-    ANSWER: Action.PROVIDE_INFO, CLARIFY: Action.ASK_CLARIFICATION, RATE: Action.RATE, REOPEN: Action.REOPEN,
+    ANSWER: Action.PROVIDE_INFO,
+    CLARIFY: Action.ASK_CLARIFICATION,
+    RATE: Action.RATE,
+    REOPEN: Action.REOPEN,
 }
 # What the citizen types for each action that needs words, and the prompt purpose that waits for it.
 WORDS: dict[Action, Need] = {
-    Action.PROVIDE_INFO: Need.ANSWER, Action.ASK_CLARIFICATION: Need.QUESTION, Action.REOPEN: Need.REASON,
+    Action.PROVIDE_INFO: Need.ANSWER,
+    Action.ASK_CLARIFICATION: Need.QUESTION,
+    Action.REOPEN: Need.REASON,
 }
 PURPOSES: dict[Action, str] = {
-    Action.PROVIDE_INFO: "followup.info", Action.ASK_CLARIFICATION: "followup.clarify",
+    Action.PROVIDE_INFO: "followup.info",
+    Action.ASK_CLARIFICATION: "followup.clarify",
     Action.REOPEN: "followup.reopen",
 }
 
 RATING_LABELS: dict[Rating, str] = {
-    Rating.SATISFIED: N_("😊 Satisfied"), Rating.NORMAL: N_("😐 Normal"), Rating.UNSATISFIED: N_("😞 Unsatisfied"),
+    Rating.SATISFIED: N_("😊 Satisfied"),
+    Rating.NORMAL: N_("😐 Normal"),
+    Rating.UNSATISFIED: N_("😞 Unsatisfied"),
 }
 ANSWER_BUTTON = N_("✍️ Answer")
 CLARIFY_BUTTON = N_("❔ Ask for clarification")
@@ -166,8 +176,9 @@ def rows_of(message: Message | None) -> Rows:
     markup = message.reply_markup if message is not None else None
     if markup is None:
         return []
-    return [[(b.text, b.callback_data) for b in row if isinstance(b.callback_data, str)]
-            for row in markup.inline_keyboard]
+    return [
+        [(b.text, b.callback_data) for b in row if isinstance(b.callback_data, str)] for row in markup.inline_keyboard
+    ]
 
 
 # --- what the citizen is told -------------------------------------------------------------------
@@ -240,18 +251,23 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and query.data is not None and update.effective_user is not None
     await query.answer()
     message = query.message if isinstance(query.message, Message) else None
-    pressed = Pressed(message.chat.id if message else update.effective_user.id,
-                      message.message_id if message else None, rows_of(message))
+    pressed = Pressed(
+        message.chat.id if message else update.effective_user.id,
+        message.message_id if message else None,
+        rows_of(message),
+    )
     press = parse(query.data)
     async with user_scope(update, context) as s:
         reply, edit = await _on_press(s, context, press, pressed)
-    await context.bot.send_message(pressed.chat_id, reply.text,
-                                   reply_markup=inline(reply.buttons) if reply.buttons else None)
+    await context.bot.send_message(
+        pressed.chat_id, reply.text, reply_markup=inline(reply.buttons) if reply.buttons else None
+    )
     await apply_edit(context.bot, edit)
 
 
-async def _on_press(s: Scope, context: ContextTypes.DEFAULT_TYPE, press: Press | None,
-                    pressed: Pressed) -> tuple[Reply, KeyboardEdit | None]:
+async def _on_press(
+    s: Scope, context: ContextTypes.DEFAULT_TYPE, press: Press | None, pressed: Pressed
+) -> tuple[Reply, KeyboardEdit | None]:
     _ = s._
     deps = deps_of(context)
     now = deps.now()
@@ -262,34 +278,50 @@ async def _on_press(s: Scope, context: ContextTypes.DEFAULT_TYPE, press: Press |
     if refusal is not None:
         refused(report, press.action, refusal, s.user)
         mine = report.citizen_id == s.user.id
-        return (Reply(refusal_text(report, press.action, refusal, _, deps.settings.zone)),
-                pressed.edit_for(report, now) if mine else None)
+        return (
+            Reply(refusal_text(report, press.action, refusal, _, deps.settings.zone)),
+            pressed.edit_for(report, now) if mine else None,
+        )
     if press.rating is not None:
         return await _rate(s, context, report, press.rating, pressed)
-    await prompts.ask(s.session, s.user.id, PURPOSES[press.action], now, report_id=report.id,
-                      version=report.version,
-                      data={"chat_id": pressed.chat_id, "message_id": pressed.message_id, "rows": pressed.rows})
+    await prompts.ask(
+        s.session,
+        s.user.id,
+        PURPOSES[press.action],
+        now,
+        report_id=report.id,
+        version=report.version,
+        data={"chat_id": pressed.chat_id, "message_id": pressed.message_id, "rows": pressed.rows},
+    )
     question = None
     if press.action is Action.PROVIDE_INFO:
         asked = await casework.latest_of(s.session, report.id, [Action.REQUEST_INFO])
         question = asked.details.get(Need.QUESTION.value) if asked else None
-    text = _(PROMPTS[press.action], code=report.code, agency=await agency_name(s.session, report, _),
-             question=question or "—")
+    text = _(
+        PROMPTS[press.action],
+        code=report.code,
+        agency=await agency_name(s.session, report, _),
+        question=question or "—",
+    )
     return Reply(text), None
 
 
-async def _rate(s: Scope, context: ContextTypes.DEFAULT_TYPE, report: Report, rating: Rating,
-                pressed: Pressed) -> tuple[Reply, KeyboardEdit | None]:
+async def _rate(
+    s: Scope, context: ContextTypes.DEFAULT_TYPE, report: Report, rating: Rating, pressed: Pressed
+) -> tuple[Reply, KeyboardEdit | None]:
     _ = s._
     deps = deps_of(context)
     now = deps.now()
-    outcome = await casework.act(s.session, deps.desk, report, Action.RATE, Actor.citizen(s.user.id), now,
-                                 {Need.RATING.value: rating.value})
+    outcome = await casework.act(
+        s.session, deps.desk, report, Action.RATE, Actor.citizen(s.user.id), now, {Need.RATING.value: rating.value}
+    )
     if not outcome.ok:
         assert outcome.refusal is not None
         refused(report, Action.RATE, outcome.refusal, s.user)
-        return (Reply(refusal_text(outcome.report, Action.RATE, outcome.refusal, _, deps.settings.zone)),
-                pressed.edit_for(outcome.report, now))
+        return (
+            Reply(refusal_text(outcome.report, Action.RATE, outcome.refusal, _, deps.settings.zone)),
+            pressed.edit_for(outcome.report, now),
+        )
     await _drop_prompt_about(s, report, now)
     reply = Reply(_(RATED, code=report.code, rating=_(RATING_LABELS[rating])))
     if rating is Rating.UNSATISFIED:
@@ -309,8 +341,9 @@ async def apply_edit(bot: Bot, edit: KeyboardEdit | None) -> None:
     if edit is None:
         return
     try:
-        await bot.edit_message_reply_markup(edit.chat_id, edit.message_id,
-                                            reply_markup=inline(edit.rows) if edit.rows else None)
+        await bot.edit_message_reply_markup(
+            edit.chat_id, edit.message_id, reply_markup=inline(edit.rows) if edit.rows else None
+        )
     except TelegramError as exc:
         # An old message may be beyond editing; its buttons are refused when pressed anyway.
         log.info("could not update the buttons of message %s: %s", edit.message_id, exc)
@@ -319,12 +352,12 @@ async def apply_edit(bot: Bot, edit: KeyboardEdit | None) -> None:
 # --- the typed answer ---------------------------------------------------------------------------
 
 
-_MENU_LABELS = frozenset().union(*(labels(label) for label in (MENU_REPORT, MENU_MY_REPORTS, MENU_LANGUAGE,
-                                                               MENU_HELP)))
+_MENU_LABELS = frozenset().union(*(labels(label) for label in (MENU_REPORT, MENU_MY_REPORTS, MENU_LANGUAGE, MENU_HELP)))
 
 
-async def _take(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput,
-                action: Action) -> str | None:
+async def _take(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput, action: Action
+) -> str | None:
     """The citizen's text for `action`: fire it, or say why not (the prompt stays for a fixable text)."""
     _ = s._
     deps = deps_of(context)
@@ -341,8 +374,16 @@ async def _take(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, ro
     await prompts.clear(s.session, s.user.id)
     if report is None:
         return _(INACTIVE)
-    outcome = await casework.act(s.session, deps.desk, report, action, Actor.citizen(s.user.id), now,
-                                 {WORDS[action].value: text}, expected_version=row.version)
+    outcome = await casework.act(
+        s.session,
+        deps.desk,
+        report,
+        action,
+        Actor.citizen(s.user.id),
+        now,
+        {WORDS[action].value: text},
+        expected_version=row.version,
+    )
     if not outcome.ok:
         assert outcome.refusal is not None
         refused(report, action, outcome.refusal, s.user)
@@ -360,23 +401,27 @@ def _asked_from(row: PendingInput) -> Pressed:
     rows = [[(str(text), str(cb)) for text, cb in r] for r in data.get("rows") or []]
     chat_id = data.get("chat_id")
     message_id = data.get("message_id")
-    return Pressed(int(chat_id) if chat_id is not None else 0,
-                   int(message_id) if message_id is not None and chat_id is not None else None, rows)
+    return Pressed(
+        int(chat_id) if chat_id is not None else 0,
+        int(message_id) if message_id is not None and chat_id is not None else None,
+        rows,
+    )
 
 
 @answerer(PURPOSES[Action.PROVIDE_INFO])
-async def take_information(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                           row: PendingInput) -> str | None:
+async def take_information(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     return await _take(update, context, s, row, Action.PROVIDE_INFO)
 
 
 @answerer(PURPOSES[Action.ASK_CLARIFICATION])
-async def take_question(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                        row: PendingInput) -> str | None:
+async def take_question(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput) -> str | None:
     return await _take(update, context, s, row, Action.ASK_CLARIFICATION)
 
 
 @answerer(PURPOSES[Action.REOPEN])
-async def take_reopen_reason(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                             row: PendingInput) -> str | None:
+async def take_reopen_reason(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     return await _take(update, context, s, row, Action.REOPEN)

@@ -1,4 +1,5 @@
 """Keyboards shown to citizens. Button texts come from the catalogues."""
+
 from __future__ import annotations
 
 from telegram import (

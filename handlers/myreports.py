@@ -1,4 +1,5 @@
 """/myreports: the citizen's own reports, page by page, and one report in full."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +9,12 @@ from telegram import InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import reports
-from bot.drafts import DraftContent
+from bot.domain import reports
+from bot.domain.drafts import DraftContent
+from bot.domain.labels import EVENT_LABELS, STATE_LABELS
+from bot.domain.reports import ReportDetail, ReportPage
+from bot.domain.workflow import Action, State
 from bot.i18n import N_, Translator
-from bot.labels import EVENT_LABELS, STATE_LABELS
-from bot.reports import ReportDetail, ReportPage
-from bot.workflow import Action, State
 from handlers import followup
 from handlers.keyboards import inline
 from handlers.report import place_text
@@ -25,6 +26,7 @@ PAGE = "mr:p:"
 OPEN = "mr:o:"
 WITHDRAW = "mr:w:"
 WITHDRAW_SURE = "mr:y:"
+
 
 def state_label(state: str, _: Translator) -> str:
     return _(STATE_LABELS[State(state)])
@@ -65,7 +67,7 @@ async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 # What the citizen waits for in each stage with a running deadline (reports.due_at, which a pause,
-# a resumption, a transfer and urgency move; bot/casework.py).
+# a resumption, a transfer and urgency move; bot/domain/casework.py).
 DEADLINE_LABELS = {
     State.SUBMITTED: N_("To be received by: {at}"),
     State.RECEIVED: N_("To be assigned to an officer by: {at}"),
@@ -124,7 +126,9 @@ def detail_keyboard(detail: ReportDetail, _: Translator, at: datetime | None = N
     return inline(rows)
 
 
-async def _send_detail(message: Message, context: ContextTypes.DEFAULT_TYPE, detail: ReportDetail, _: Translator) -> None:
+async def _send_detail(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, detail: ReportDetail, _: Translator
+) -> None:
     deps = deps_of(context)
     files = await asyncio.to_thread(lambda: [deps.media.read(p.display_key) for p in detail.photos])
     # Telegram takes albums of 2 to 10 items; a single photo goes on its own.
@@ -132,7 +136,9 @@ async def _send_detail(message: Message, context: ContextTypes.DEFAULT_TYPE, det
         await message.reply_photo(files[0])
     elif files:
         await message.reply_media_group([InputMediaPhoto(data) for data in files[:10]])
-    await message.reply_text(detail_text(detail, _, deps.settings.zone), reply_markup=detail_keyboard(detail, _, deps.now()))
+    await message.reply_text(
+        detail_text(detail, _, deps.settings.zone), reply_markup=detail_keyboard(detail, _, deps.now())
+    )
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,7 +179,12 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             return
         await message.reply_text(
             _("Withdraw report {code}? The agency will not handle it.", code=detail.report.code),
-            reply_markup=inline([[(_("Yes, withdraw it"), f"{WITHDRAW_SURE}{detail.report.id}")], [(_("No, keep it"), f"{OPEN}{detail.report.id}")]]),
+            reply_markup=inline(
+                [
+                    [(_("Yes, withdraw it"), f"{WITHDRAW_SURE}{detail.report.id}")],
+                    [(_("No, keep it"), f"{OPEN}{detail.report.id}")],
+                ]
+            ),
         )
         return
     if outcome is None:

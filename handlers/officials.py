@@ -12,24 +12,23 @@ Groups:
   other commands     in a group not bound to an agency: say so and do nothing
 
 Every command and button checks the person who sent or pressed it with
-`bot.officials.authorise`; being in an agency's group gives no rights.
+`bot.domain.officials.authorise`; being in an agency's group gives no rights.
 Workflow handlers use `refusal_text` to answer a refusal the same way.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, ChatMember, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
-from bot import officials
-from bot.i18n import N_, Translator, language_from_client, translator
-from bot.officials import (
+from bot.domain import officials
+from bot.domain.officials import (
     ANY_ROLE,
     INVITING_ROLES,
     ROLE_LABELS,
@@ -45,8 +44,9 @@ from bot.officials import (
     Role,
     StatusProblem,
 )
+from bot.i18n import N_, Translator, translator
 from handlers.keyboards import inline
-from handlers.scope import PLATFORM, deps_of, user_scope
+from handlers.scope import PLATFORM, Scope, deps_of, presser_translator, user_scope
 from storage.models import Agency, Official, User
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,9 @@ def refusal_text(refusal: Refusal, _: Translator) -> str:
     """What a person is told when `authorise` refuses them."""
     match refusal.reason:
         case RefusalReason.NOT_AN_OFFICIAL:
-            return _("This is for officials only. Officials join with a personal invitation link from their administrator.")
+            return _(
+                "This is for officials only. Officials join with a personal invitation link from their administrator."
+            )
         case RefusalReason.SUSPENDED:
             return _(
                 "Your official account is suspended, so this cannot be done. If your account was lost or "
@@ -128,18 +130,15 @@ def _refused(
 ) -> None:
     """Log a refused command or button of the person behind `update`."""
     chat = update.effective_chat
-    officials.record_refusal(session, refusal, _actor(update, refusal.official), at=at, what=what,
-                             agency_id=agency_id, chat_id=str(chat.id) if chat else None)
-
-
-async def _presser_translator(session: AsyncSession, update: Update, default_language: str) -> Translator:
-    """The language of the person who pressed a button in a group, without creating a row for them."""
-    tg_user = update.effective_user
-    assert tg_user is not None
-    user = await session.scalar(select(User).where(User.platform == PLATFORM, User.external_id == str(tg_user.id)))
-    if user is not None:
-        return translator(user.language)
-    return translator(language_from_client(tg_user.language_code, default_language))
+    officials.record_refusal(
+        session,
+        refusal,
+        _actor(update, refusal.official),
+        at=at,
+        what=what,
+        agency_id=agency_id,
+        chat_id=str(chat.id) if chat else None,
+    )
 
 
 # --- the invitation link ------------------------------------------------------------------
@@ -177,7 +176,9 @@ def welcome_text(result: Redeemed, _: Translator) -> str:
         "Welcome, {name}. You are now {role} of {agency}.\n\n"
         "You act in this service under this name. Keep this Telegram account safe: if you lose it or "
         "someone else may use it, tell your administrator at once so that it is locked.",
-        name=result.official.full_name, role=role, agency=agency,
+        name=result.official.full_name,
+        role=role,
+        agency=agency,
     )
 
 
@@ -189,20 +190,26 @@ def redeem_problem_text(problem: RedeemProblem, _: Translator) -> str:
                 "or ask your administrator for a new one."
             )
         case RedeemProblem.USED:
-            return _("This invitation link has already been used. Each link works only once; ask your administrator for a new one.")
+            return _(
+                "This invitation link has already been used. Each link works only once; ask your administrator for a new one."
+            )
         case RedeemProblem.EXPIRED:
             return _("This invitation link has expired. Ask your administrator for a new one.")
         case RedeemProblem.REVOKED:
             return _("This invitation link has been withdrawn. Ask your administrator for a new one.")
         case RedeemProblem.ACCOUNT_SUSPENDED:
-            return _("Your official account is suspended, so this invitation cannot be used. Contact your administrator.")
+            return _(
+                "Your official account is suspended, so this invitation cannot be used. Contact your administrator."
+            )
         case RedeemProblem.OTHER_AGENCY:
             return _(
                 "You are already an official of another agency. To work for a new agency, ask the platform "
                 "administrator to move your account."
             )
         case RedeemProblem.NAME_MISMATCH:
-            return _("This invitation is for another person. Invitations are personal; ask your administrator for your own.")
+            return _(
+                "This invitation is for another person. Invitations are personal; ask your administrator for your own."
+            )
     raise ValueError(problem)
 
 
@@ -210,11 +217,18 @@ def redeem_problem_text(problem: RedeemProblem, _: Translator) -> str:
 
 
 async def _target_agency(
-    session: AsyncSession, update: Update, official: Official, code: str | None, what: str, at: datetime,
+    session: AsyncSession,
+    update: Update,
+    official: Official,
+    code: str | None,
+    what: str,
+    at: datetime,
     _: Translator,
 ) -> Agency | str:
     """The agency an administrator's command is about (their own, or CODE), or the text refusing it."""
-    agency = await session.get(Agency, official.agency_id) if code is None else await officials.agency_by_code(session, code)
+    agency = (
+        await session.get(Agency, official.agency_id) if code is None else await officials.agency_by_code(session, code)
+    )
     if agency is None or not agency.active:
         return _("No agency has the code {code}.", code=code or "")
     allowed = await officials.authorise(session, update.effective_user.id, agency.id, INVITING_ROLES)
@@ -224,29 +238,37 @@ async def _target_agency(
     return agency
 
 
+async def _command_target(
+    s: Scope, update: Update, context: ContextTypes.DEFAULT_TYPE, what: str
+) -> tuple[Official, Agency] | str:
+    """The inviting official and the agency a command names (their own by default), or the refusal to show."""
+    assert update.effective_user is not None
+    now = deps_of(context).now()
+    code = context.args[0] if context.args else None
+    official = await officials.authorise(s.session, update.effective_user.id, None, INVITING_ROLES)
+    if isinstance(official, Refusal):
+        _refused(s.session, update, official, what, now)
+        return refusal_text(official, s._)
+    agency = await _target_agency(s.session, update, official, code, what, now, s._)
+    return agency if isinstance(agency, str) else (official, agency)
+
+
 async def invite_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    assert message is not None and update.effective_user is not None
-    deps = deps_of(context)
-    code = context.args[0] if context.args else None
+    assert message is not None
     markup: InlineKeyboardMarkup | None = None
     async with user_scope(update, context) as s:
         _ = s._
-        now = deps.now()
-        official = await officials.authorise(s.session, update.effective_user.id, None, INVITING_ROLES)
-        if isinstance(official, Refusal):
-            _refused(s.session, update, official, "/invite", now)
-            text = refusal_text(official, _)
+        target = await _command_target(s, update, context, "/invite")
+        if isinstance(target, str):
+            text = target
         else:
-            agency = await _target_agency(s.session, update, official, code, "/invite", now, _)
-            if isinstance(agency, str):
-                text = agency
-            else:
-                roles = officials.grantable_roles(official, await officials.roles_of(s.session, official.id), agency)
-                rows = [[(role_button(role, _), f"{INVITE}{agency.id}:{role}")] for role in roles]
-                rows.append([(_("✖️ Cancel"), INVITE_CANCEL)])
-                markup = inline(rows)
-                text = _("Invite an official to {agency}. Which role will they have?", agency=agency_name(agency, _))
+            official, agency = target
+            roles = officials.grantable_roles(official, await officials.roles_of(s.session, official.id), agency)
+            rows = [[(role_button(role, _), f"{INVITE}{agency.id}:{role}")] for role in roles]
+            rows.append([(_("✖️ Cancel"), INVITE_CANCEL)])
+            markup = inline(rows)
+            text = _("Invite an official to {agency}. Which role will they have?", agency=agency_name(agency, _))
     await message.reply_text(text, reply_markup=markup)
 
 
@@ -299,13 +321,14 @@ async def _choose_role(
     prompt = _(
         "Type the full name of the person you invite as {role} of {agency}, as on their ID card. "
         "They will act in this service under this name. Send /cancel to stop.",
-        role=role_label(role, _), agency=agency_name(agency, _),
+        role=role_label(role, _),
+        agency=agency_name(agency, _),
     )
     return PendingInvite(agency_id, role, now), prompt
 
 
 def _parse_invite_data(data: str) -> tuple[int, Role] | None:
-    agency_id, _sep, role = data[len(INVITE):].partition(":")
+    agency_id, _sep, role = data[len(INVITE) :].partition(":")
     try:
         return int(agency_id), Role(role)
     except ValueError:
@@ -347,8 +370,14 @@ async def on_pending_invite_text(update: Update, context: ContextTypes.DEFAULT_T
 
 
 async def _create_invitation(
-    session: AsyncSession, update: Update, user: User, pending: PendingInvite, name: str, now: datetime,
-    context: ContextTypes.DEFAULT_TYPE, _: Translator,
+    session: AsyncSession,
+    update: Update,
+    user: User,
+    pending: PendingInvite,
+    name: str,
+    now: datetime,
+    context: ContextTypes.DEFAULT_TYPE,
+    _: Translator,
 ) -> tuple[str, bool]:
     """The reply to the typed name, and whether the /invite conversation is over."""
     assert update.effective_user is not None
@@ -359,8 +388,13 @@ async def _create_invitation(
     agency = await session.get(Agency, pending.agency_id)
     assert agency is not None
     issued = await officials.create_invitation(
-        session, agency=agency, role=pending.role, full_name=name, at=now,
-        actor=Actor.of_user(user, official), inviter=official,
+        session,
+        agency=agency,
+        role=pending.role,
+        full_name=name,
+        at=now,
+        actor=Actor.of_user(user, official),
+        inviter=official,
     )
     if issued is InviteProblem.BAD_NAME:
         return _(
@@ -374,7 +408,9 @@ async def _create_invitation(
         "Invitation for {name}, {role} of {agency}:\n{link}\n\n"
         "The link works once, until {expires}. Send it to this person only, in a private message, "
         "never in a group.",
-        name=invitation.full_name, role=role_label(pending.role, _), agency=agency_name(agency, _),
+        name=invitation.full_name,
+        role=role_label(pending.role, _),
+        agency=agency_name(agency, _),
         link=issued.link(context.bot.username),
         expires=_.datetime(invitation.expires_at, deps_of(context).settings.zone),
     ), True
@@ -400,15 +436,17 @@ async def bindgroup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
             if isinstance(agency, str):
                 text = agency
             else:
-                issued = await officials.issue_bind_code(s.session, official, agency, at=now,
-                                                         actor=Actor.of_user(s.user, official))
+                issued = await officials.issue_bind_code(
+                    s.session, official, agency, at=now, actor=Actor.of_user(s.user, official)
+                )
                 text = _(
                     "Code for linking the group chat of {agency}: {code}\n\n"
                     "1. Add me to the agency's group yourself.\n"
                     "2. In the group, send: /bind {code}\n\n"
                     "The code works once, until {expires}. Being in the group gives nobody any rights: "
                     "every button checks the person who presses it.",
-                    agency=agency_name(agency, _), code=issued.code,
+                    agency=agency_name(agency, _),
+                    code=issued.code,
                     expires=_.datetime(issued.expires_at, deps.settings.zone),
                 )
     await message.reply_text(text)
@@ -425,8 +463,12 @@ async def bind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     _ = translator(deps.settings.default_language)
     async with deps.sessions.begin() as session:
         result = await officials.bind_group(
-            session, code_text=" ".join(context.args or []), telegram_user_id=tg_user.id, chat_id=chat.id,
-            title=chat.title or "", at=deps.now(),
+            session,
+            code_text=" ".join(context.args or []),
+            telegram_user_id=tg_user.id,
+            chat_id=chat.id,
+            title=chat.title or "",
+            at=deps.now(),
         )
     if isinstance(result, Refusal):
         await message.reply_text(refusal_text(result, _))
@@ -446,14 +488,17 @@ def bound_text(result: Bound, _: Translator) -> str:
         "This group is now the group chat of {agency}, linked by {name}. Reports and alerts for the "
         "agency will come here.\n\nBeing in this group gives no rights: every button checks the person "
         "who presses it. Press the button below to check yours.",
-        agency=agency, name=result.official.full_name,
+        agency=agency,
+        name=result.official.full_name,
     )
 
 
 def bind_problem_text(problem: BindProblem, _: Translator) -> str:
     match problem:
         case BindProblem.MALFORMED | BindProblem.UNKNOWN:
-            return _("This code is not valid. Send /bindgroup to me in a private chat to get a code, then /bind CODE here.")
+            return _(
+                "This code is not valid. Send /bindgroup to me in a private chat to get a code, then /bind CODE here."
+            )
         case BindProblem.USED:
             return _("This code has already been used. Send /bindgroup to me in a private chat for a new one.")
         case BindProblem.EXPIRED:
@@ -461,7 +506,9 @@ def bind_problem_text(problem: BindProblem, _: Translator) -> str:
         case BindProblem.WITHDRAWN:
             return _("This code has been withdrawn. Send /bindgroup to me in a private chat for a new one.")
         case BindProblem.BOUND_TO_OTHER_AGENCY:
-            return _("This group is already the group chat of another agency. Use another group, or remove me from this one first.")
+            return _(
+                "This group is already the group chat of another agency. Use another group, or remove me from this one first."
+            )
     raise ValueError(problem)
 
 
@@ -481,8 +528,13 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     chat = change.chat
     if was_in and not is_in:
         async with deps.sessions.begin() as session:
-            await officials.end_binding(session, chat.id, at=deps.now(), actor=Actor.of_account(change.from_user.id),
-                                        reason="bot removed from the group")
+            await officials.end_binding(
+                session,
+                chat.id,
+                at=deps.now(),
+                actor=Actor.of_account(change.from_user.id),
+                reason="bot removed from the group",
+            )
         return
     if was_in or not is_in:
         return
@@ -495,9 +547,7 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         # off as an agency's channel; the bot does not stay in it.
         log.warning("leaving group %s (%s): added by %s, %s", chat.id, chat.title, change.from_user.id, adder.reason)
         try:
-            await context.bot.send_message(
-                chat.id, _(LEAVING)
-            )
+            await context.bot.send_message(chat.id, _(LEAVING))
         except TelegramError as exc:
             log.info("could not say goodbye in %s: %s", chat.id, exc)
         await context.bot.leave_chat(chat.id)
@@ -534,7 +584,7 @@ async def on_group_info(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     assert query is not None and query.message is not None and update.effective_user is not None
     deps = deps_of(context)
     async with deps.sessions.begin() as session:
-        _ = await _presser_translator(session, update, deps.settings.default_language)
+        _ = await presser_translator(session, update, deps.settings.default_language)
         binding = await officials.binding_of_chat(session, query.message.chat.id)
         if binding is None:
             text = _("This group is not linked to an agency.")
@@ -549,7 +599,8 @@ async def on_group_info(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                 assert agency is not None
                 text = _(
                     "{name}: {roles}, {agency}. You can act here.",
-                    name=official.full_name, agency=agency_name(agency, _),
+                    name=official.full_name,
+                    agency=agency_name(agency, _),
                     roles=", ".join(role_label(role, _) for role in Role if role in roles),
                 )
     await query.answer(text, show_alert=True)
@@ -574,7 +625,9 @@ async def _officials_view(
         lines.append(_("No officials yet. Invite one with /invite."))
     for s in summaries:
         roles = ", ".join(role_label(role, _) for role in s.roles) or "—"
-        lines.append(f"{_STATUS_LABELS[OfficialStatus(s.official.status)]}#{s.official.id} {s.official.full_name}: {roles}")
+        lines.append(
+            f"{_STATUS_LABELS[OfficialStatus(s.official.status)]}#{s.official.id} {s.official.full_name}: {roles}"
+        )
     if any(s.official.status != OfficialStatus.ACTIVE for s in summaries):
         lines.append(_("⏸ suspended, ✖️ closed"))
     if Role.PLATFORM_ADMIN not in await officials.roles_of(session, viewer.id):
@@ -592,23 +645,15 @@ async def _officials_view(
 
 async def officials_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    assert message is not None and update.effective_user is not None
-    deps = deps_of(context)
-    code = context.args[0] if context.args else None
+    assert message is not None
     markup: InlineKeyboardMarkup | None = None
     async with user_scope(update, context) as s:
-        _ = s._
-        now = deps.now()
-        official = await officials.authorise(s.session, update.effective_user.id, None, INVITING_ROLES)
-        if isinstance(official, Refusal):
-            _refused(s.session, update, official, "/officials", now)
-            text = refusal_text(official, _)
+        target = await _command_target(s, update, context, "/officials")
+        if isinstance(target, str):
+            text = target
         else:
-            agency = await _target_agency(s.session, update, official, code, "/officials", now, _)
-            if isinstance(agency, str):
-                text = agency
-            else:
-                text, markup = await _officials_view(s.session, agency, official, _)
+            official, agency = target
+            text, markup = await _officials_view(s.session, agency, official, s._)
     await message.reply_text(text, reply_markup=markup)
 
 
@@ -619,7 +664,7 @@ async def on_officials_callback(update: Update, context: ContextTypes.DEFAULT_TY
     assert update.effective_user is not None
     deps = deps_of(context)
     suspending = query.data.startswith(SUSPEND)
-    target_id = query.data[len(SUSPEND if suspending else REINSTATE):]
+    target_id = query.data[len(SUSPEND if suspending else REINSTATE) :]
     view: tuple[str, InlineKeyboardMarkup | None] | None = None
     async with user_scope(update, context) as s:
         _ = s._
@@ -636,8 +681,9 @@ async def on_officials_callback(update: Update, context: ContextTypes.DEFAULT_TY
         else:
             actor, reason = Actor.of_user(s.user, admin), f"in the bot by official {admin.id}"
             if suspending:
-                result = await officials.suspend(s.session, target, at=now, actor=actor, reason=reason,
-                                                 desk=deps_of(context).desk)
+                result = await officials.suspend(
+                    s.session, target, at=now, actor=actor, reason=reason, desk=deps_of(context).desk
+                )
             else:
                 result = await officials.reinstate(s.session, target, at=now, actor=actor, reason=reason)
             if isinstance(result, StatusProblem):

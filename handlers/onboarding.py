@@ -1,11 +1,12 @@
 """/start: greeting, privacy notice, consent, full name and phone."""
+
 from __future__ import annotations
 
 from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.ext import ContextTypes
 
-from bot import citizens, subscriptions
-from bot.citizens import NameProblem, OnboardingStep, PhoneProblem
+from bot.domain import citizens, subscriptions
+from bot.domain.citizens import NameProblem, OnboardingStep, PhoneProblem
 from bot.i18n import Translator
 from handlers.keyboards import inline, main_menu, share_phone
 from handlers.scope import deps_of, user_scope
@@ -151,7 +152,9 @@ def _problem_text(problem: NameProblem | PhoneProblem, _: Translator) -> str:
         case NameProblem.TOO_SHORT:
             return _("That name is too short. Please type your full name.")
         case NameProblem.TOO_LONG:
-            return _("That name is too long (at most {max} characters). Please type your full name.", max=citizens.NAME_MAX)
+            return _(
+                "That name is too long (at most {max} characters). Please type your full name.", max=citizens.NAME_MAX
+            )
         case NameProblem.NOT_A_NAME:
             return _("A name has letters only, without digits or symbols. Please type your full name.")
         case PhoneProblem.INVALID | PhoneProblem.NOT_VIETNAMESE:

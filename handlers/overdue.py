@@ -1,9 +1,10 @@
 """/overdue: the overdue reports a supervisor is responsible for, oldest deadline first (003 Art. 9.3).
 
 The Provincial Office's supervisors see every agency; a commune's head every
-report in the commune; a department's head its sector (bot/reminders.py
+report in the commune; a department's head its sector (bot/domain/reminders.py
 `overdue_in_scope`). Anyone else is refused, and the refusal is logged.
 """
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
@@ -11,12 +12,12 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import officials, reminders
+from bot.domain import officials, reminders
+from bot.domain.officials import Actor, Refusal, Role
+from bot.domain.reminder_texts import MORE, TASKS
+from bot.domain.reminders import Overdue
+from bot.domain.workflow import State
 from bot.i18n import N_, Translator
-from bot.officials import Actor, Refusal, Role
-from bot.reminder_texts import MORE, TASKS
-from bot.reminders import Overdue
-from bot.workflow import State
 from handlers.officials import refusal_text
 from handlers.scope import PLATFORM, deps_of, user_scope
 
@@ -35,8 +36,10 @@ def overdue_text(total: int, items: list[Overdue], _: Translator, zone: ZoneInfo
     for item in items:
         urgent = "⚡ " if item.urgent else ""
         due = _.datetime(item.due_at, zone, "HH:mm dd/MM/yyyy")
-        lines.append(f"• {urgent}{item.code} · {_.pick(item.agency_vi, item.agency_en)} · "
-                     f"{_(TASKS[State(item.state)])} · {_('due {when}', when=due)}")
+        lines.append(
+            f"• {urgent}{item.code} · {_.pick(item.agency_vi, item.agency_en)} · "
+            f"{_(TASKS[State(item.state)])} · {_('due {when}', when=due)}"
+        )
     if total > len(items):
         lines.append(_(MORE, n=total - len(items)))
     text = "\n".join(lines)
@@ -53,12 +56,21 @@ async def overdue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         now = deps.now()
         official = await officials.authorise(s.session, tg_user.id, None, SUPERVISING)
         if isinstance(official, Refusal):
-            officials.record_refusal(s.session, official, Actor.of_account(tg_user.id, official.official, PLATFORM),
-                                     at=now, what="/overdue", chat_id=str(message.chat_id))
+            officials.record_refusal(
+                s.session,
+                official,
+                Actor.of_account(tg_user.id, official.official, PLATFORM),
+                at=now,
+                what="/overdue",
+                chat_id=str(message.chat_id),
+            )
             text = refusal_text(official, _)
         else:
             roles = await officials.roles_of(s.session, official.id)
             found = await reminders.overdue_in_scope(s.session, official, roles, now)
-            text = overdue_text(*found, _, deps.settings.zone) if found else refusal_text(
-                Refusal(officials.RefusalReason.MISSING_ROLE, official), _)
+            text = (
+                overdue_text(*found, _, deps.settings.zone)
+                if found
+                else refusal_text(Refusal(officials.RefusalReason.MISSING_ROLE, official), _)
+            )
     await message.reply_text(text)

@@ -1,4 +1,5 @@
 """Photos for a draft: download, check, store, and acknowledge once per album."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,16 +8,16 @@ from telegram import Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import drafts
-from bot.drafts import DraftPhoto, Problem, Step
-from bot.i18n import Translator
-from bot.photos import (
+from bot.domain import drafts
+from bot.domain.drafts import DraftPhoto, Problem, Step
+from bot.domain.photos import (
     DISPLAY_SUFFIX,
     PhotoProblem,
     PhotoRejected,
     ProcessedPhoto,
     process_photo,
 )
+from bot.i18n import Translator
 from handlers.report import photos_keyboard, prompt, wrong_kind_text
 from handlers.scope import deps_of, user_scope
 
@@ -127,7 +128,9 @@ def _schedule_album_ack(context: ContextTypes.DEFAULT_TYPE, message: Message, us
         if working is None or working.step is not Step.PHOTOS:
             return
         count = len(working.content.photos)
-        await message.reply_text(ack_text(count, deps.draft_limits.max_photos, _), reply_markup=photos_keyboard(_, count))
+        await message.reply_text(
+            ack_text(count, deps.draft_limits.max_photos, _), reply_markup=photos_keyboard(_, count)
+        )
 
     acks[key] = context.application.create_task(ack_later(), name=f"album-ack-{key}")
 

@@ -1,11 +1,12 @@
 """Every non-command message in a private chat goes to whatever the person is in the middle of."""
+
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import citizens, drafts
-from bot.citizens import OnboardingStep
+from bot.domain import citizens, drafts
+from bot.domain.citizens import OnboardingStep
 from handlers import myreports, onboarding, photos, report, settings
 from handlers.keyboards import (
     MENU_HELP,
@@ -40,7 +41,9 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         declined = s.user.declined_at is not None and step is OnboardingStep.CONSENT
         _ = s._
     if declined:
-        await message.reply_text(_("You have not agreed to the privacy notice, so reports cannot be taken. Send /start to read it again."))
+        await message.reply_text(
+            _("You have not agreed to the privacy notice, so reports cannot be taken. Send /start to read it again.")
+        )
         return
     if step is not OnboardingStep.DONE:
         await onboarding.on_input(update, context, step)

@@ -1,4 +1,5 @@
 """/report: topic → description → place → photos → privacy → summary → submit."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -6,12 +7,12 @@ from telegram import CallbackQuery, Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import drafts, reports
-from bot.citizens import OnboardingStep, onboarding_step
-from bot.drafts import DraftContent, Problem, Step, Working
+from bot.domain import drafts, reports
+from bot.domain.citizens import OnboardingStep, onboarding_step
+from bot.domain.drafts import DraftContent, Problem, Step, Working
+from bot.domain.reports import SubmitProblem, Submitted
+from bot.domain.routing import RouteKind
 from bot.i18n import N_, Translator
-from bot.reports import SubmitProblem, Submitted
-from bot.routing import RouteKind
 from handlers.keyboards import TYPE_ADDRESS, inline, labels, main_menu, share_place
 from handlers.onboarding import send_step_prompt
 from handlers.scope import deps_of, user_scope
@@ -31,8 +32,7 @@ PUBLIC = "pv:1"
 EDIT = "ed:"
 
 DESCRIBE_PROMPT = N_(
-    "Describe what happened, in your own words: what, when, and who is affected "
-    "({min} to {max} characters)."
+    "Describe what happened, in your own words: what, when, and who is affected ({min} to {max} characters)."
 )
 EMERGENCY_SAID = N_(
     "🚨 You say this is an emergency. The agency sees it first and decides whether to handle it "
@@ -59,15 +59,14 @@ def photos_keyboard(_: Translator, count: int):
 
 
 def privacy_keyboard(_: Translator):
-    return inline(
-        [[(_("🔒 Keep my name private (recommended)"), PRIVATE)], [(_("👤 Show my name publicly"), PUBLIC)]]
-    )
+    return inline([[(_("🔒 Keep my name private (recommended)"), PRIVATE)], [(_("👤 Show my name publicly"), PUBLIC)]])
 
 
 def summary_keyboard(_: Translator, content: DraftContent | None = None):
     # One toggle, so that a real emergency costs the citizen one press and everyone else nothing.
-    emergency = (_("↩️ It is not an emergency") if content is not None and content.emergency
-                 else _("🚨 It is an emergency"))
+    emergency = (
+        _("↩️ It is not an emergency") if content is not None and content.emergency else _("🚨 It is an emergency")
+    )
     return inline(
         [
             [(_("✏️ Topic"), f"{EDIT}{Step.TOPIC}"), (_("✏️ Description"), f"{EDIT}{Step.DESCRIPTION}")],
@@ -251,7 +250,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             pass
         elif data.startswith(TOPIC) and working.step is Step.TOPIC:
             known = {t.code for t in await reports.topics(s.session)}
-            problem = drafts.choose_topic(working, data[len(TOPIC):], known)
+            problem = drafts.choose_topic(working, data[len(TOPIC) :], known)
         elif data == PHOTOS_DONE and working.step is Step.PHOTOS:
             problem = drafts.finish_photos(working)
         elif data == PHOTOS_CLEAR and working.step is Step.PHOTOS:
@@ -260,8 +259,12 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             drafts.set_privacy(working, data == PUBLIC)
         elif data == EMERGENCY and working.step is Step.CONFIRM:
             drafts.toggle_emergency(working)
-        elif data.startswith(EDIT) and working.step is Step.CONFIRM and data[len(EDIT):] in {str(x) for x in drafts.EDITABLE}:
-            drafts.edit(working, Step(data[len(EDIT):]))
+        elif (
+            data.startswith(EDIT)
+            and working.step is Step.CONFIRM
+            and data[len(EDIT) :] in {str(x) for x in drafts.EDITABLE}
+        ):
+            drafts.edit(working, Step(data[len(EDIT) :]))
         elif data == SUBMIT and working.step is Step.CONFIRM:
             now = deps.now()
             result = await reports.submit(

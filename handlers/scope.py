@@ -1,4 +1,5 @@
 """The person behind an update, loaded with their language, inside one transaction."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -9,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import citizens
 from bot.deps import Deps
-from bot.i18n import Translator, translator
+from bot.domain import citizens
+from bot.i18n import Translator, language_from_client, translator
 from storage.models import User
 
 PLATFORM = "telegram"
@@ -48,7 +49,21 @@ async def user_scope(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Asyn
             client_language=tg_user.language_code,
             default_language=deps.settings.default_language,
         )
-        if user.blocked_at is not None and update.effective_chat is not None and update.effective_chat.type == "private":
+        if (
+            user.blocked_at is not None
+            and update.effective_chat is not None
+            and update.effective_chat.type == "private"
+        ):
             # Writing to the bot means they unblocked it: the outbox may write to them again.
             user.blocked_at = None
         yield Scope(session, user, translator(user.language))
+
+
+async def presser_translator(session: AsyncSession, update: Update, default_language: str) -> Translator:
+    """The presser's language, without creating an account row for a stranger in a group."""
+    tg_user = update.effective_user
+    assert tg_user is not None
+    user = await citizens.find(session, PLATFORM, str(tg_user.id))
+    if user is not None:
+        return translator(user.language)
+    return translator(language_from_client(tg_user.language_code, default_language))

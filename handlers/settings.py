@@ -1,11 +1,12 @@
 """/language and /help."""
+
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import citizens
-from bot.citizens import OnboardingStep
+from bot.domain import citizens
+from bot.domain.citizens import OnboardingStep
 from bot.i18n import N_, translator
 from handlers.keyboards import inline, main_menu
 from handlers.scope import user_scope
@@ -28,7 +29,7 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query = update.callback_query
     assert query is not None and query.data is not None and query.message is not None
     await query.answer()
-    language = query.data[len(LANGUAGE):]
+    language = query.data[len(LANGUAGE) :]
     if language not in ("vi", "en"):
         return
     async with user_scope(update, context) as s:

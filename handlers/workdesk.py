@@ -12,10 +12,11 @@ Private chat:
 Wherever the request is shown (the asked agency's group, or its screeners' private chats):
   co:<request>              answer a coordination request (typed, in private)
 
-The result's text and evidence are gathered in the person's pending prompt (bot/prompts.py);
+The result's text and evidence are gathered in the person's pending prompt (bot/conversation/prompts.py);
 `on_result_input` takes them before the generic answer dispatcher so that files are downloaded
 outside any database transaction. The workflow refuses a result without evidence.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,13 +31,14 @@ from telegram import Chat, InlineKeyboardMarkup, InputMediaPhoto, Message, Updat
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import cards, casework, officials, prompts, workflow, worklist
+from bot.conversation import prompts
 from bot.deps import Deps
+from bot.domain import cards, casework, officials, workflow, worklist
+from bot.domain.officials import ANY_ROLE, Refusal
+from bot.domain.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
+from bot.domain.workflow import OPEN_STATES, Action, Need, Outcome, State
+from bot.domain.worklist import Task
 from bot.i18n import N_, Translator, translator
-from bot.officials import ANY_ROLE, Refusal
-from bot.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
-from bot.workflow import OPEN_STATES, Action, Need, Outcome, State
-from bot.worklist import Task
 from handlers.answers import answerer
 from handlers.cards import (
     CANCEL_CHOICE,
@@ -84,7 +86,7 @@ NOTE = "work.note"
 ASK_AGENCY = "work.coord"
 RESULT = "work.result"
 COORDINATION_ANSWER = "work.coord_answer"
-# Who may ask another agency for its part (bot/workflow.py COORDINATE) and who may answer.
+# Who may ask another agency for its part (bot/domain/workflow.py COORDINATE) and who may answer.
 ASKERS = frozenset({Role.HANDLING_OFFICER, Role.AGENCY_HEAD})
 ANSWERERS = SCREENING | {Role.HANDLING_OFFICER}
 LATEST_SHOWN = 5
@@ -136,9 +138,11 @@ async def work_view(session: AsyncSession, deps: Deps, presser: Presser, report:
     lines += ["", _("Latest steps:")]
     for block in blocks[-LATEST_SHOWN:]:
         lines += block
-    photos = (await session.scalars(
-        select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
-    )).all()
+    photos = (
+        await session.scalars(
+            select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
+        )
+    ).all()
     evidence: list[dict[str, Any]] = []
     if report.state == State.PENDING_APPROVAL:
         result = await casework.latest_of(session, report.id, [Action.SUBMIT_RESULT])
@@ -167,10 +171,15 @@ def _work_buttons(presser: Presser, report: Report, params: dict[str, Any]) -> I
         rows += [[(b.text, b.callback_data or "") for b in row] for row in cards.card_buttons(params, _)]
         return _inline(rows)
     if mine and state is State.CLARIFYING:
-        rows.append([(_("💬 Answer the clarification"),
-                      cards.callback(cards.Verb.ANSWER_CLARIFICATION, rid, report.version))])
-    rows.append([(_("📜 Timeline"), cards.callback(cards.Verb.TIMELINE, rid, report.version)),
-                 (_("📞 Contact"), cards.callback(cards.Verb.CONTACT, rid, report.version))])
+        rows.append(
+            [(_("💬 Answer the clarification"), cards.callback(cards.Verb.ANSWER_CLARIFICATION, rid, report.version))]
+        )
+    rows.append(
+        [
+            (_("📜 Timeline"), cards.callback(cards.Verb.TIMELINE, rid, report.version)),
+            (_("📞 Contact"), cards.callback(cards.Verb.CONTACT, rid, report.version)),
+        ]
+    )
     return _inline(rows)
 
 
@@ -184,7 +193,7 @@ async def _send_view(context: ContextTypes.DEFAULT_TYPE, deps: Deps, chat_id: in
     documents = [item for item in view.evidence if item.get("kind") != "photo"]
     photos = await asyncio.to_thread(lambda: [deps.media.read(key) for key in photo_keys])
     for start in range(0, len(photos), ALBUM_MAX):
-        chunk = photos[start:start + ALBUM_MAX]
+        chunk = photos[start : start + ALBUM_MAX]
         if len(chunk) == 1:
             await context.bot.send_photo(chat_id, chunk[0])
         else:
@@ -214,8 +223,14 @@ async def on_work(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if isinstance(presser, str):
                 reply = refuse(await presser_translator(session, update, deps.settings.default_language), presser)
             elif not may_read(presser, report):
-                log_refusal(session, update, Refusal(officials.RefusalReason.MISSING_ROLE, presser.official),
-                            query.data, deps.now(), report.agency_id)
+                log_refusal(
+                    session,
+                    update,
+                    Refusal(officials.RefusalReason.MISSING_ROLE, presser.official),
+                    query.data,
+                    deps.now(),
+                    report.agency_id,
+                )
                 reply = refuse(presser._, presser._(NOT_ASSIGNED_TO_YOU))
             else:
                 view = await work_view(session, deps, presser, report)
@@ -232,8 +247,14 @@ async def on_work(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _work_step(session: AsyncSession, update: Update, deps: Deps, report: Report, parts: list[str]) -> Reply:
     data = ":".join(parts)
     verb, arg = parts[1], (parts[3] if len(parts) > 3 else None)
-    roles = {"nt": READERS, "co": ASKERS, "cp": ASKERS, "ca": ASKERS, "rs": frozenset({Role.HANDLING_OFFICER}),
-             "sb": frozenset({Role.HANDLING_OFFICER})}.get(verb)
+    roles = {
+        "nt": READERS,
+        "co": ASKERS,
+        "cp": ASKERS,
+        "ca": ASKERS,
+        "rs": frozenset({Role.HANDLING_OFFICER}),
+        "sb": frozenset({Role.HANDLING_OFFICER}),
+    }.get(verb)
     if roles is None:
         _ = await presser_translator(session, update, deps.settings.default_language)
         return refuse(_, _(INACTIVE))
@@ -243,20 +264,30 @@ async def _work_step(session: AsyncSession, update: Update, deps: Deps, report: 
     _ = presser._
     action = {"nt": Action.NOTE, "rs": Action.SUBMIT_RESULT, "sb": Action.SUBMIT_RESULT}.get(verb, Action.COORDINATE)
     if verb != "sb":
-        problem = await preflight(session, update, presser, report, action, None, data, deps.now(),
-                                  deps.settings.zone)
+        problem = await preflight(session, update, presser, report, action, None, data, deps.now(), deps.settings.zone)
         if problem is not None:
             return refuse(_, problem)
     match verb:
         case "nt":
-            return await _ask(session, deps, presser, report, NOTE, _(
-                "Type the note for {code}. Only officials see notes.", code=report.code))
+            return await _ask(
+                session,
+                deps,
+                presser,
+                report,
+                NOTE,
+                _("Type the note for {code}. Only officials see notes.", code=report.code),
+            )
         case "co" | "cp":
             page = int(arg) if arg and arg.isdigit() else 0
-            rows, page, pages = await agency_rows(session, report.agency_id, page, f"{WORK}:ca:{report.id}:",
-                                                  f"{WORK}:cp:{report.id}:", _)
-            text = _("Ask which agency for its part in {code}? (page {page} of {pages})", code=report.code,
-                     page=page + 1, pages=pages)
+            rows, page, pages = await agency_rows(
+                session, report.agency_id, page, f"{WORK}:ca:{report.id}:", f"{WORK}:cp:{report.id}:", _
+            )
+            text = _(
+                "Ask which agency for its part in {code}? (page {page} of {pages})",
+                code=report.code,
+                page=page + 1,
+                pages=pages,
+            )
             markup = _inline(rows)
             if verb == "cp":
                 return Reply(_, edit=Private(text, markup))
@@ -265,24 +296,47 @@ async def _work_step(session: AsyncSession, update: Update, deps: Deps, report: 
             agency = await session.get(Agency, int(arg)) if arg and arg.isdigit() else None
             if agency is None or not agency.active or agency.id == report.agency_id:
                 return refuse(_, _(INACTIVE))
-            await prompts.ask(session, presser.user.id, ASK_AGENCY, deps.now(), report_id=report.id,
-                              version=report.version, data={"to": agency.id})
-            return Reply(_, edit=Private(_(
-                "Type your question to {agency} about {code}. Their answer will come to you here and show "
-                "on the card.\n\nSend /cancel to stop.", agency=agency_name(agency, _), code=report.code)))
+            await prompts.ask(
+                session,
+                presser.user.id,
+                ASK_AGENCY,
+                deps.now(),
+                report_id=report.id,
+                version=report.version,
+                data={"to": agency.id},
+            )
+            return Reply(
+                _,
+                edit=Private(
+                    _(
+                        "Type your question to {agency} about {code}. Their answer will come to you here and show "
+                        "on the card.\n\nSend /cancel to stop.",
+                        agency=agency_name(agency, _),
+                        code=report.code,
+                    )
+                ),
+            )
         case "rs":
-            return await _ask(session, deps, presser, report, RESULT, _(
-                "Type the result of handling {code}: what was done and the outcome. Then send at least one "
-                "photo or document as evidence (an inspection record, a site photo, a reply letter).",
-                code=report.code))
+            return await _ask(
+                session,
+                deps,
+                presser,
+                report,
+                RESULT,
+                _(
+                    "Type the result of handling {code}: what was done and the outcome. Then send at least one "
+                    "photo or document as evidence (an inspection record, a site photo, a reply letter).",
+                    code=report.code,
+                ),
+            )
     return await _submit(session, update, deps, presser, report)
 
 
-async def _ask(session: AsyncSession, deps: Deps, presser: Presser, report: Report, purpose: str,
-               text: str) -> Reply:
+async def _ask(session: AsyncSession, deps: Deps, presser: Presser, report: Report, purpose: str, text: str) -> Reply:
     await prompts.ask(session, presser.user.id, purpose, deps.now(), report_id=report.id, version=report.version)
-    return Reply(presser._, private=[Private(text + "\n\n" + presser._("Send /cancel to stop."))],
-                 prompt_user_id=presser.user.id)
+    return Reply(
+        presser._, private=[Private(text + "\n\n" + presser._("Send /cancel to stop."))], prompt_user_id=presser.user.id
+    )
 
 
 async def _submit(session: AsyncSession, update: Update, deps: Deps, presser: Presser, report: Report) -> Reply:
@@ -292,8 +346,16 @@ async def _submit(session: AsyncSession, update: Update, deps: Deps, presser: Pr
     if row is None or row.purpose != RESULT or row.report_id != report.id:
         return refuse(_, _("Nothing to send: press “🖊 Submit result” in the report first."))
     details = {Need.RESULT.value: row.data.get("text") or "", Need.EVIDENCE.value: list(row.data.get("evidence") or [])}
-    outcome = await casework.act(session, deps.desk, report, Action.SUBMIT_RESULT, presser.actor, deps.now(),
-                                 details, expected_version=row.version)
+    outcome = await casework.act(
+        session,
+        deps.desk,
+        report,
+        Action.SUBMIT_RESULT,
+        presser.actor,
+        deps.now(),
+        details,
+        expected_version=row.version,
+    )
     if not outcome.ok:
         text = await refused_text(session, update, presser, report, outcome, RESULT, deps.now(), deps.settings.zone)
         if outcome.refusal is not workflow.Refusal.MISSING:
@@ -315,13 +377,20 @@ def result_status(row: PendingInput, code: str, _: Translator) -> tuple[str, Inl
         status = _.ngettext(
             "🖊 Result of {code} with {n} evidence file. Send more, or press “✅ Send for approval”.",
             "🖊 Result of {code} with {n} evidence files. Send more, or press “✅ Send for approval”.",
-            len(evidence), code=code)
+            len(evidence),
+            code=code,
+        )
         return status, _inline([[(_("✅ Send for approval"), f"{WORK}:sb:{row.report_id}")], [cancel]])
     if text:
-        return _("Result text saved. Now send at least one photo or document as evidence "
-                 "(an inspection record, a site photo, a reply letter)."), _inline([[cancel]])
-    return _.ngettext("{n} evidence file received. Now type the result text.",
-                      "{n} evidence files received. Now type the result text.", len(evidence)), _inline([[cancel]])
+        return _(
+            "Result text saved. Now send at least one photo or document as evidence "
+            "(an inspection record, a site photo, a reply letter)."
+        ), _inline([[cancel]])
+    return _.ngettext(
+        "{n} evidence file received. Now type the result text.",
+        "{n} evidence files received. Now type the result text.",
+        len(evidence),
+    ), _inline([[cancel]])
 
 
 async def on_result_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -333,8 +402,9 @@ async def on_result_input(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     deps = deps_of(context)
     async with deps.sessions.begin() as session:
-        user = await session.scalar(select(User).where(User.platform == PLATFORM,
-                                                       User.external_id == str(update.effective_user.id)))
+        user = await session.scalar(
+            select(User).where(User.platform == PLATFORM, User.external_id == str(update.effective_user.id))
+        )
         row = await prompts.pending(session, user.id, deps.now()) if user else None
         if user is None or row is None or row.purpose != RESULT:
             return
@@ -369,8 +439,9 @@ async def on_result_input(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     raise ApplicationHandlerStop
 
 
-async def _store_evidence(context: ContextTypes.DEFAULT_TYPE, deps: Deps, message: Message,
-                          _: Translator) -> dict[str, Any] | str:
+async def _store_evidence(
+    context: ContextTypes.DEFAULT_TYPE, deps: Deps, message: Message, _: Translator
+) -> dict[str, Any] | str:
     """Download a photo or document and keep it in the media store; the evidence item, or why not."""
     if message.photo:
         largest = message.photo[-1]
@@ -417,8 +488,9 @@ async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
 
 
 @answerer(RESULT)
-async def on_other_result_input(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                                row: PendingInput) -> str | None:
+async def on_other_result_input(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     """What `on_result_input` does not take (a sticker, a voice note...)."""
     return s._("Type the result as text, or send photos or documents as evidence. Send /cancel to stop.")
 
@@ -431,28 +503,51 @@ async def on_note(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, 
     text = typed_text(update, s._)
     if isinstance(text, tuple):
         return text[0]
-    return await _annotate(update, context, s, row, READERS, lambda deps, report, presser: casework.add_note(
-        s.session, deps.desk, report, presser.actor, deps.now(), text), N_("📝 Note added to {code}."))
+    return await _annotate(
+        update,
+        context,
+        s,
+        row,
+        READERS,
+        lambda deps, report, presser: casework.add_note(s.session, deps.desk, report, presser.actor, deps.now(), text),
+        N_("📝 Note added to {code}."),
+    )
 
 
 @answerer(ASK_AGENCY)
-async def on_coordination_question(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                                   row: PendingInput) -> str | None:
+async def on_coordination_question(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     text = typed_text(update, s._)
     if isinstance(text, tuple):
         return text[0]
 
     async def ask(deps: Deps, report: Report, presser: Presser) -> Outcome:
-        outcome, _request = await casework.ask_coordination(s.session, deps.desk, report, presser.actor, deps.now(),
-                                                            int(row.data.get("to", 0)), text)
+        outcome, _request = await casework.ask_coordination(
+            s.session, deps.desk, report, presser.actor, deps.now(), int(row.data.get("to", 0)), text
+        )
         return outcome
 
-    return await _annotate(update, context, s, row, ASKERS, ask, N_(
-        "🤝 Your request about {code} was sent. The answer will come to you here and show on the card."))
+    return await _annotate(
+        update,
+        context,
+        s,
+        row,
+        ASKERS,
+        ask,
+        N_("🤝 Your request about {code} was sent. The answer will come to you here and show on the card."),
+    )
 
 
-async def _annotate(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput,
-                    roles: frozenset[Role], run, done: str) -> str:
+async def _annotate(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    s: Scope,
+    row: PendingInput,
+    roles: frozenset[Role],
+    run,
+    done: str,
+) -> str:
     deps = deps_of(context)
     await prompts.clear(s.session, s.user.id)
     report = await s.session.get(Report, row.report_id) if row.report_id else None
@@ -463,8 +558,9 @@ async def _annotate(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope
         return presser
     outcome = await run(deps, report, presser)
     if not outcome.ok:
-        return await refused_text(s.session, update, presser, report, outcome, row.purpose, deps.now(),
-                                  deps.settings.zone)
+        return await refused_text(
+            s.session, update, presser, report, outcome, row.purpose, deps.now(), deps.settings.zone
+        )
     return s._(done, code=report.code)
 
 
@@ -498,24 +594,33 @@ async def _start_answer(session: AsyncSession, update: Update, deps: Deps, data:
         return refuse(_, await _answered_text(session, request, _, deps))
     asking = await session.get(Agency, request.from_agency_id)
     assert asking is not None
-    await prompts.ask(session, presser.user.id, COORDINATION_ANSWER, deps.now(), report_id=report.id,
-                      data={"request_id": request.id})
-    text = _("{agency} asks about report {code}:\n{question}\n\nType your agency's answer; it goes to their "
-             "handling officer and onto the report.\n\nSend /cancel to stop.",
-             agency=agency_name(asking, _), code=report.code, question=request.question)
+    await prompts.ask(
+        session, presser.user.id, COORDINATION_ANSWER, deps.now(), report_id=report.id, data={"request_id": request.id}
+    )
+    text = _(
+        "{agency} asks about report {code}:\n{question}\n\nType your agency's answer; it goes to their "
+        "handling officer and onto the report.\n\nSend /cancel to stop.",
+        agency=agency_name(asking, _),
+        code=report.code,
+        question=request.question,
+    )
     return Reply(_, private=[Private(text)], prompt_user_id=presser.user.id)
 
 
 async def _answered_text(session: AsyncSession, request: CoordinationRequest, _: Translator, deps: Deps) -> str:
     name = await session.scalar(select(Official.full_name).where(Official.id == request.answered_by_official_id))
     assert request.answered_at is not None
-    return _("This request was already answered by {name} at {time}.", name=name or "?",
-             time=when(request.answered_at, _, deps.settings.zone))
+    return _(
+        "This request was already answered by {name} at {time}.",
+        name=name or "?",
+        time=when(request.answered_at, _, deps.settings.zone),
+    )
 
 
 @answerer(COORDINATION_ANSWER)
-async def on_coordination_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope,
-                                 row: PendingInput) -> str | None:
+async def on_coordination_answer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, row: PendingInput
+) -> str | None:
     text = typed_text(update, s._)
     if isinstance(text, tuple):
         return text[0]
@@ -536,8 +641,7 @@ async def on_coordination_answer(update: Update, context: ContextTypes.DEFAULT_T
         return s._("🤝 Your answer was added to report {code} and sent to its handling officer.", code=report.code)
     if request.answered_at is not None:
         return await _answered_text(s.session, request, s._, deps)
-    return await refused_text(s.session, update, presser, report, outcome, row.purpose, deps.now(),
-                              deps.settings.zone)
+    return await refused_text(s.session, update, presser, report, outcome, row.purpose, deps.now(), deps.settings.zone)
 
 
 # --- /queue --------------------------------------------------------------------------------------------
@@ -570,10 +674,12 @@ def queue_view(items: list[worklist.Item], _: Translator, deps: Deps) -> tuple[s
         due = when(item.due_at, _, deps.settings.zone) if item.due_at else "—"
         late = " ⏰" if item.due_at is not None and item.due_at < now else ""
         task = _(TASK_LABELS[item.task])
-        lines.append(_("{number}. {code} · {task} · due {when}", number=number, code=item.code, task=task,
-                       when=due) + late)
+        lines.append(
+            _("{number}. {code} · {task} · due {when}", number=number, code=item.code, task=task, when=due) + late
+        )
         if number <= QUEUE_BUTTONS:
-            data = (f"{COORDINATION}:{item.request_id}" if item.task is Task.COORDINATE
-                    else f"{WORK}:op:{item.report_id}")
+            data = (
+                f"{COORDINATION}:{item.request_id}" if item.task is Task.COORDINATE else f"{WORK}:op:{item.report_id}"
+            )
             rows.append([(f"{number}. {item.code} · {task}", data)])
     return "\n".join(lines), _inline(rows)

@@ -1,4 +1,5 @@
 """Timed work: reminders, escalations, the daily digest and the monthly list (see scheduler/runner.py)."""
+
 from scheduler.runner import (
     RunningScheduler,
     SchedulerConfig,

@@ -10,6 +10,7 @@ count of 1. The holder renews well before expiry; a holder that dies simply
 stops renewing, and the first process to try after `expires_at` takes over.
 A clean stop gives the lease up at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.reminders import insert_ignore
+from bot.domain.reminders import insert_ignore
 from storage.models import SchedulerLease
 
 # Before any holder: an expiry long past, so the first try takes it.
@@ -34,8 +35,14 @@ def holder_name() -> str:
 
 
 class Lease:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], name: str, length: timedelta,
-                 clock: Callable[[], datetime], holder: str | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        name: str,
+        length: timedelta,
+        clock: Callable[[], datetime],
+        holder: str | None = None,
+    ) -> None:
         if length <= timedelta():
             raise ValueError("a lease needs a positive length")
         self.sessions = sessions
@@ -53,13 +60,18 @@ class Lease:
         """Take the lease if it is free or expired, renew it if it is ours; whether we hold it now."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            await insert_ignore(session, SchedulerLease,
-                                 {"name": self.name, "holder": None, "acquired_at": None, "expires_at": _NEVER},
-                                 ["name"])
+            await insert_ignore(
+                session,
+                SchedulerLease,
+                {"name": self.name, "holder": None, "acquired_at": None, "expires_at": _NEVER},
+                ["name"],
+            )
             result = await session.execute(
                 update(SchedulerLease)
-                .where(SchedulerLease.name == self.name,
-                       or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at <= now))
+                .where(
+                    SchedulerLease.name == self.name,
+                    or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at <= now),
+                )
                 .values(
                     holder=self.holder,
                     expires_at=now + self.length,

@@ -26,6 +26,7 @@ it has not, and every reminder whose time came while nobody held the lease.
 It keeps catching up at every tick until each list is done for its period, so
 a digest whose run failed goes out at the next tick rather than tomorrow.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,10 +41,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders
-from bot.calendar import WorkingCalendar
-from bot.calendars import CalendarCache
-from bot.casework import Desk
+from bot.domain import reminders
+from bot.domain.calendar import WorkingCalendar
+from bot.domain.calendars import CalendarCache
+from bot.domain.desk import Desk
 from scheduler.lease import Lease
 
 if TYPE_CHECKING:
@@ -149,8 +150,10 @@ class TimedWork:
 
     async def _periodic(self) -> None:
         """Each periodic list that is due now and not yet done for its period; a failure waits for the next try."""
-        jobs = ((reminders.DIGEST_JOB, reminders.digest_period, reminders.send_digests),
-                (reminders.MONTHLY_JOB, reminders.monthly_period, reminders.send_monthly_list))
+        jobs = (
+            (reminders.DIGEST_JOB, reminders.digest_period, reminders.send_digests),
+            (reminders.MONTHLY_JOB, reminders.monthly_period, reminders.send_monthly_list),
+        )
         for name, period_of, send in jobs:
             desk, now = self.desk(), self.clock()
             period = period_of(desk, now)
@@ -184,15 +187,21 @@ def opening_times(calendar: WorkingCalendar, today: date | None = None) -> list[
 
 
 class RunningScheduler:
-    def __init__(self, work: TimedWork, config: SchedulerConfig, calendar: WorkingCalendar, *,
-                 timed_work: bool = True) -> None:
+    def __init__(
+        self, work: TimedWork, config: SchedulerConfig, calendar: WorkingCalendar, *, timed_work: bool = True
+    ) -> None:
         """The jobs on `work`; without `timed_work` only the calendars are reloaded (SCHEDULER_ENABLED=false)."""
         self.work = work
         self.config = config
-        self._scheduler = AsyncIOScheduler(timezone=calendar.tz, job_defaults={
-            # A job that could not run on time runs once, late, rather than being dropped or repeated.
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None,
-        })
+        self._scheduler = AsyncIOScheduler(
+            timezone=calendar.tz,
+            job_defaults={
+                # A job that could not run on time runs once, late, rather than being dropped or repeated.
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": None,
+            },
+        )
         self._busy = asyncio.Lock()
         self._stopping = False
         every = IntervalTrigger(seconds=config.tick_seconds, timezone=UTC)
@@ -252,8 +261,9 @@ async def start_scheduler(deps: Deps, config: SchedulerConfig | None = None) -> 
     timed work runs only where SCHEDULER_ENABLED is true.
     """
     settings = deps.settings
-    config = config or SchedulerConfig(tick_seconds=settings.scheduler_tick_seconds,
-                                       lease_seconds=settings.scheduler_lease_seconds)
+    config = config or SchedulerConfig(
+        tick_seconds=settings.scheduler_tick_seconds, lease_seconds=settings.scheduler_lease_seconds
+    )
     lease = Lease(deps.sessions, LEASE_NAME, timedelta(seconds=config.lease_seconds), deps.now)
     # deps.desk and deps.now are read at each run: tests move the clock, reloads replace calendars.
     work = TimedWork(deps.sessions, lambda: deps.desk, deps.now, lease, calendars=deps.calendars, batch=config.batch)

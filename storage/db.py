@@ -1,4 +1,5 @@
 """Engine and session factory for SQLite (embedded) and PostgreSQL (production)."""
+
 from __future__ import annotations
 
 import logging
@@ -29,9 +30,7 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
     instead of "database is locked" errors under load.
     """
     if is_sqlite(url):
-        engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=120, **kwargs
-        )
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -57,9 +56,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own_class)
 
 
-def call_after_commit(
-    sessions: async_sessionmaker[AsyncSession], flag: str, callback: Callable[[], None]
-) -> None:
+def call_after_commit(sessions: async_sessionmaker[AsyncSession], flag: str, callback: Callable[[], None]) -> None:
     """Call `callback` after every COMMIT of a session from `sessions` whose `info` holds `flag`.
 
     Code in a transaction sets `session.info[flag] = True` to ask for it; the

@@ -14,6 +14,7 @@ Files are created owner-only (0600).
 
 Synchronous on purpose: callers run it with `asyncio.to_thread`.
 """
+
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,5 @@
 """Alembic migrations, run from code so `congdan migrate` needs no alembic.ini in the working folder."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Is a database at the schema this code expects?"""
+
 from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext

@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from telegram import Bot
 
-import bot.alerts  # noqa: F401  (registers the alert renderers)
-from bot.delivery import Sender, SenderConfig
-from bot.rendering import RENDERERS
-from bot.telegram_transport import AiohttpRequest, TelegramTransport
+import bot.domain.alerts  # noqa: F401  (registers the alert renderers)
+from bot.delivery.rendering import RENDERERS
+from bot.delivery.sender import Sender, SenderConfig
+from bot.platforms.telegram.transport import AiohttpRequest, TelegramTransport
 from storage.db import create_engine, session_factory
 from storage.media import MediaStore
 from storage.models import OutboxMessage, OutboxStatus

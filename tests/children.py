@@ -1,4 +1,5 @@
 """Child processes of the crash tests: a sender killed hard, then a second one that must finish."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,10 +1,11 @@
 """A citizen who talks to the bot through the emulator, as a person would: by texts and buttons."""
+
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
-from bot.emulator import BotApiEmulator, MessageView
+from bot.emulators.telegram import BotApiEmulator, MessageView
 from bot.i18n import translator
 from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
 
@@ -93,7 +94,9 @@ class Citizen:
         assert found, done.content
         return found.group(0)
 
-    async def full_report(self, photos: Sequence[bytes], *, where: tuple[float, float] = IN_WARD, topic: str | None = None) -> str:
+    async def full_report(
+        self, photos: Sequence[bytes], *, where: tuple[float, float] = IN_WARD, topic: str | None = None
+    ) -> str:
         topics = await self.begin_report()
         await self.choose_topic(topics, topic)
         await self.describe()

@@ -10,6 +10,7 @@ starts from an empty database without paying for the schema each time.
 `tests/test_migrations.py` checks that the Alembic migrations build exactly
 this schema.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -90,10 +91,7 @@ def postgres_template() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request) -> str:
     if request.param == "postgresql" and not postgres_url():
-        pytest.skip(
-            f"PostgreSQL run needs {POSTGRES_URL_ENV}, e.g. "
-            "postgresql+asyncpg://postgres@127.0.0.1/test"
-        )
+        pytest.skip(f"PostgreSQL run needs {POSTGRES_URL_ENV}, e.g. postgresql+asyncpg://postgres@127.0.0.1/test")
     return request.param
 
 

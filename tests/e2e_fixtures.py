@@ -1,4 +1,5 @@
 """Fixtures for end-to-end tests: the emulator, and the real bot on a database of each backend."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -6,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.emulator import BotApiEmulator
-from bot.sandbox import (
+from bot.cli.sandbox import (
     Sandbox,
     load_province,
     province_file,
     running_bot,
     sandbox_settings,
 )
+from bot.config import Settings
+from bot.emulators.telegram import BotApiEmulator
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Every factory is a pure function returning bytes: the same arguments give
 the same bytes (so hashes are stable), and a different `seed` gives different
 pixels (so two "photos" are not accidental duplicates).
 """
+
 from __future__ import annotations
 
 import io
@@ -183,7 +184,9 @@ def bmp(width: int = 64, height: int = 48, color: Color = (90, 90, 200)) -> byte
     return encode(picture(width, height, color), "BMP")
 
 
-def tiff(width: int = 64, height: int = 48, color: Color = (90, 200, 200), *, metadata: Image.Exif | None = None) -> bytes:
+def tiff(
+    width: int = 64, height: int = 48, color: Color = (90, 200, 200), *, metadata: Image.Exif | None = None
+) -> bytes:
     image = picture(width, height, color)
     out = io.BytesIO()
     if metadata is not None:

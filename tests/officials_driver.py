@@ -17,6 +17,7 @@ stranger and XA-02's receiving officer, who are members but have no rights
 there); for XA-02 a receiving officer and an administrator, in XA-02's own bound
 group. Nothing is pressed on anyone's behalf beyond that.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,18 +27,18 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from bot.cli.sandbox import Sandbox, running_bot
 from bot.config import Settings
-from bot.delivery import SenderConfig
-from bot.emulator import BotApiEmulator, CallbackAnswer, ChatHandle, MessageView
+from bot.delivery.sender import SenderConfig
+from bot.domain.labels import CARD_STATE_LABELS
+from bot.domain.officials import Role, agency_by_code
+from bot.domain.workflow import State
+from bot.emulators.telegram import BotApiEmulator, CallbackAnswer, ChatHandle, MessageView
 from bot.i18n import translator
-from bot.labels import CARD_STATE_LABELS
-from bot.officials import Role, agency_by_code
-from bot.sandbox import Sandbox, running_bot
-from bot.workflow import State
 from storage.models import Agency, Official, Report
 from tests import images
 from tests.citizen import Citizen
-from tests.test_officials_flow import Clock, Person, bind_group, onboard
+from tests.officials_world import Clock, Person, bind_group, onboard
 
 VI = translator("vi")
 AGENCY = "XA-01"
@@ -102,22 +103,25 @@ class Office:
 
     async def card_of(self, code: str, group: ChatHandle | None = None) -> MessageView:
         """The new card (not an edit) of report `code` arriving in the group."""
-        return await (group or self.group).expect(lambda m: code in m.content and m.has_inline_keyboard,
-                                                  edited=False, timeout=WAIT)
+        return await (group or self.group).expect(
+            lambda m: code in m.content and m.has_inline_keyboard, edited=False, timeout=WAIT
+        )
 
-    async def card_edit(self, filed: Filed, contains: str | None = None,
-                        group: ChatHandle | None = None) -> MessageView:
+    async def card_edit(
+        self, filed: Filed, contains: str | None = None, group: ChatHandle | None = None
+    ) -> MessageView:
         """The next edit of the card of `filed` (containing `contains`)."""
         card_id = filed.card.message_id
         return await (group or self.group).expect(
-            lambda m: m.message_id == card_id and (contains is None or contains in m.content),
-            edited=True, timeout=WAIT)
+            lambda m: m.message_id == card_id and (contains is None or contains in m.content), edited=True, timeout=WAIT
+        )
 
     def current_card(self, filed: Filed, group: ChatHandle | None = None) -> MessageView:
         return (group or self.group).message(filed.card.message_id)
 
-    async def press_card(self, person: Person, filed: Filed, label: str,
-                         group: ChatHandle | None = None) -> CallbackAnswer:
+    async def press_card(
+        self, person: Person, filed: Filed, label: str, group: ChatHandle | None = None
+    ) -> CallbackAnswer:
         """`person` presses a button of the card as it is now; the bot's answer to the press."""
         chat = self.in_group(person, group)
         press = await chat.press(filed.card.message_id, label)
@@ -140,31 +144,49 @@ class Office:
         await by.chat.expect(lambda m: m.message_id == choice.message_id, edited=True, timeout=WAIT)
         await self.card_edit(filed, name)
         return await self.person(name).chat.expect(
-            lambda m: filed.code in m.content and VI("🛠 Open the report") in m.buttons, timeout=WAIT)
+            lambda m: filed.code in m.content and VI("🛠 Open the report") in m.buttons, timeout=WAIT
+        )
 
     def person(self, name: str) -> Person:
-        return {RECEIVER: self.receiver, HANDLER: self.handler, HANDLER_2: self.handler2, HEAD: self.head,
-                ADMIN: self.admin, OTHER_RECEIVER: self.other_receiver}[name]
+        return {
+            RECEIVER: self.receiver,
+            HANDLER: self.handler,
+            HANDLER_2: self.handler2,
+            HEAD: self.head,
+            ADMIN: self.admin,
+            OTHER_RECEIVER: self.other_receiver,
+        }[name]
 
     async def open_work(self, person: Person, message: MessageView, code: str) -> MessageView:
         """Press "🛠 Open the report" (a task message) or a /queue button; the work view."""
-        label = VI("🛠 Open the report") if VI("🛠 Open the report") in message.buttons else next(
-            b for b in message.buttons if code in b)
+        label = (
+            VI("🛠 Open the report")
+            if VI("🛠 Open the report") in message.buttons
+            else next(b for b in message.buttons if code in b)
+        )
         await person.chat.press(message, label)
         return await person.chat.expect(
-            lambda m: code in m.content and VI("📜 Timeline") in m.buttons, edited=False, timeout=WAIT)
+            lambda m: code in m.content and VI("📜 Timeline") in m.buttons, edited=False, timeout=WAIT
+        )
 
-    async def start_result(self, filed: Filed, person: Person | None = None,
-                           task: MessageView | None = None) -> MessageView:
+    async def start_result(
+        self, filed: Filed, person: Person | None = None, task: MessageView | None = None
+    ) -> MessageView:
         """Open the work view and press "🖊 Submit result"; the prompt for the result text."""
         person = person or self.handler
         view = await self.open_work(person, task or person.chat.bot_messages[-1], filed.code)
         await person.chat.press(view, VI("🖊 Submit result"))
         return await person.chat.expect(contains="/cancel", timeout=WAIT)
 
-    async def submit_result(self, filed: Filed, text: str, photos: Sequence[bytes] = (),
-                            documents: Sequence[tuple[bytes, str]] = (), person: Person | None = None,
-                            task: MessageView | None = None) -> MessageView:
+    async def submit_result(
+        self,
+        filed: Filed,
+        text: str,
+        photos: Sequence[bytes] = (),
+        documents: Sequence[tuple[bytes, str]] = (),
+        person: Person | None = None,
+        task: MessageView | None = None,
+    ) -> MessageView:
         """The whole result step in the handler's private chat; waits for the card to show it."""
         person = person or self.handler
         await self.start_result(filed, person, task)
@@ -186,8 +208,11 @@ class Office:
         await self.card_edit(filed, VI(CARD_STATE_LABELS[State.RESOLVED]))
         return answer
 
-    async def resolve(self, filed: Filed | None = None, result: str = "Đã thu gom toàn bộ rác và khơi thông mương.",
-                      ) -> Filed:
+    async def resolve(
+        self,
+        filed: Filed | None = None,
+        result: str = "Đã thu gom toàn bộ rác và khơi thông mương.",
+    ) -> Filed:
         """A report taken all the way to the citizen's result (photo evidence); the citizen's messages are left
         for the caller to expect."""
         filed = filed or await self.file_report()
@@ -223,9 +248,11 @@ async def agency_id(sandbox: Sandbox, code: str) -> int:
     return agency.id
 
 
-async def open_office(sandbox: Sandbox, settings: Settings, emu: BotApiEmulator, bot_clock: Clock,
-                      capsys: pytest.CaptureFixture[str]) -> Office:
+async def open_office(
+    sandbox: Sandbox, settings: Settings, emu: BotApiEmulator, bot_clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> Office:
     """Onboard XA-01's and XA-02's officials and bind both groups (see the module's docstring)."""
+
     async def person(agency: str, role: Role, name: str, nickname: str) -> Person:
         return await onboard(sandbox, settings, capsys, emu, agency, role, name, nickname)
 
@@ -237,14 +264,27 @@ async def open_office(sandbox: Sandbox, settings: Settings, emu: BotApiEmulator,
     other_admin = await person(OTHER_AGENCY, Role.AGENCY_ADMIN, OTHER_ADMIN, "Hải")
     other_receiver = await person(OTHER_AGENCY, Role.RECEIVING_OFFICER, OTHER_RECEIVER, "Giang")
     stranger = Person(emu, "Người lạ")
-    group, _bound = await bind_group(sandbox, admin, emu, receiver.user, handler.user, handler2.user, head.user,
-                                     stranger.user, other_receiver.user)
+    group, _bound = await bind_group(
+        sandbox, admin, emu, receiver.user, handler.user, handler2.user, head.user, stranger.user, other_receiver.user
+    )
     other_group, _other_bound = await bind_group(sandbox, other_admin, emu, other_receiver.user)
     return Office(
-        bot=sandbox, emu=emu, settings=settings, receiver=receiver, handler=handler,
-        handler2=handler2, head=head, admin=admin, stranger=stranger, group=group, clock=bot_clock,
-        other_receiver=other_receiver, other_admin=other_admin, other_group=other_group,
-        agency_id=await agency_id(sandbox, AGENCY), other_agency_id=await agency_id(sandbox, OTHER_AGENCY),
+        bot=sandbox,
+        emu=emu,
+        settings=settings,
+        receiver=receiver,
+        handler=handler,
+        handler2=handler2,
+        head=head,
+        admin=admin,
+        stranger=stranger,
+        group=group,
+        clock=bot_clock,
+        other_receiver=other_receiver,
+        other_admin=other_admin,
+        other_group=other_group,
+        agency_id=await agency_id(sandbox, AGENCY),
+        other_agency_id=await agency_id(sandbox, OTHER_AGENCY),
     )
 
 
@@ -267,7 +307,17 @@ async def bot_fixture(emu: BotApiEmulator, settings: Settings, clock: Clock) -> 
         yield sandbox
 
 
+@pytest.fixture(name="bot")
+async def fast_bot_fixture(emu: BotApiEmulator, settings: Settings, clock: Clock) -> AsyncIterator[Sandbox]:
+    """The real bot, with the group limit raised: every step edits the card, and these tests are
+    about what arrives, not how fast (tests/test_outbox.py covers the pacing)."""
+    fast = SenderConfig(group_per_minute=1200)
+    async with running_bot(emu, settings, clock=clock, sender_config=fast) as sandbox:
+        yield sandbox
+
+
 @pytest.fixture(name="office")
-async def office_fixture(bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock,
-                         capsys: pytest.CaptureFixture[str]) -> Office:
+async def office_fixture(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> Office:
     return await open_office(bot, settings, emu, clock, capsys)

@@ -3,26 +3,27 @@
 Time is whatever the test says: every call takes `at`, and the tick is run
 directly (bot/reminders.tick), so a week of deadlines takes milliseconds.
 """
+
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import casework, reminders, reports
-from bot.calendar import WorkingCalendar
-from bot.casework import Desk
-from bot.deadlines import StageLimits
-from bot.drafts import DraftContent, DraftPhoto
-from bot.province import import_province
-from bot.routing import Router
-from bot.sandbox import province_file
-from bot.workflow import Action, Actor, Outcome
+from bot.cli.sandbox import province_file
+from bot.domain import casework, reminders, reports
+from bot.domain.calendar import WorkingCalendar
+from bot.domain.deadlines import StageLimits
+from bot.domain.desk import Desk
+from bot.domain.drafts import DraftContent, DraftPhoto
+from bot.domain.province import import_province
+from bot.domain.routing import Router
+from bot.domain.workflow import Action, Actor, Outcome
 from storage.models import (
     Agency,
     GroupBinding,
@@ -47,6 +48,15 @@ _numbers = itertools.count(1)
 def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A local time in the province, as the aware instant it is."""
     return datetime(year, month, day, hour, minute, second, tzinfo=VN)
+
+
+def a_quiet_wednesday(now: datetime) -> datetime:
+    """10:00 on a Wednesday at least a week ahead, with Monday to Wednesday working days."""
+    calendar = WorkingCalendar()
+    day = now.astimezone(VN).date() + timedelta(days=7)
+    while day.weekday() != 2 or not all(calendar.is_working_day(day - timedelta(days=k)) for k in range(3)):
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10), tzinfo=VN)
 
 
 def make_desk(limits: StageLimits | None = None) -> Desk:
@@ -96,32 +106,66 @@ async def build_world(sessions: async_sessionmaker[AsyncSession], *, office_grou
         handler = await _person(session, "handler", agency, [Role.HANDLING_OFFICER])
         head = await _person(session, "head", agency, [Role.AGENCY_HEAD])
         supervisor = await _person(session, "supervisor", office, [Role.SUPERVISOR])
-        session.add(GroupBinding(platform="telegram", chat_id=GROUP, agency_id=agency.id, title="XA-01",
-                                 bound_by_official_id=head.official.id))
+        session.add(
+            GroupBinding(
+                platform="telegram",
+                chat_id=GROUP,
+                agency_id=agency.id,
+                title="XA-01",
+                bound_by_official_id=head.official.id,
+            )
+        )
         if office_group:
-            session.add(GroupBinding(platform="telegram", chat_id=OFFICE_GROUP, agency_id=office.id, title="VP",
-                                     bound_by_official_id=supervisor.official.id))
+            session.add(
+                GroupBinding(
+                    platform="telegram",
+                    chat_id=OFFICE_GROUP,
+                    agency_id=office.id,
+                    title="VP",
+                    bound_by_official_id=supervisor.official.id,
+                )
+            )
         return World(agency, office, citizen, receiver, handler, head, supervisor)
 
 
-async def submit(sessions: async_sessionmaker[AsyncSession], world: World, desk: Desk, at: datetime,
-                 where: tuple[float, float] = IN_WARD, topic: str = "environment") -> int:
+async def submit(
+    sessions: async_sessionmaker[AsyncSession],
+    world: World,
+    desk: Desk,
+    at: datetime,
+    where: tuple[float, float] = IN_WARD,
+    topic: str = "environment",
+) -> int:
     """A citizen's report, submitted the way the bot submits it; its id."""
     number = next(_numbers)
     photo = DraftPhoto(f"{number:064x}", f"originals/{number}", f"display/{number}.jpg", None, "jpeg", 800, 600)
-    content = DraftContent(topic=topic, description="Rác thải đổ trộm cạnh mương thoát nước.", latitude=where[0],
-                           longitude=where[1], photos=(photo,), identity_public=False)
+    content = DraftContent(
+        topic=topic,
+        description="Rác thải đổ trộm cạnh mương thoát nước.",
+        latitude=where[0],
+        longitude=where[1],
+        photos=(photo,),
+        identity_public=False,
+    )
     async with sessions.begin() as session:
         citizen = await session.get(User, world.citizen.id)
         assert citizen is not None
-        done = await reports.submit(session, citizen, content, router=await Router.load(session), desk=desk,
-                                    now=at, year=at.year)
+        done = await reports.submit(
+            session, citizen, content, router=await Router.load(session), desk=desk, now=at, year=at.year
+        )
         assert isinstance(done, reports.Submitted), done
         return done.report.id
 
 
-async def act(sessions: async_sessionmaker[AsyncSession], desk: Desk, report_id: int, action: Action,
-              actor: Actor, at: datetime, **details: Any) -> Outcome:
+async def act(
+    sessions: async_sessionmaker[AsyncSession],
+    desk: Desk,
+    report_id: int,
+    action: Action,
+    actor: Actor,
+    at: datetime,
+    **details: Any,
+) -> Outcome:
     async with sessions.begin() as session:
         report = await session.get(Report, report_id)
         assert report is not None
@@ -148,11 +192,17 @@ class Sent:
 async def reminder_rows(sessions: async_sessionmaker[AsyncSession], after_id: int = 0) -> list[Sent]:
     """Reminder messages in the outbox, in order, after the row `after_id`."""
     async with sessions() as session:
-        rows = (await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind.like("reminder.%"), OutboxMessage.id > after_id)
-            .order_by(OutboxMessage.id))).all()
-    return [Sent(r.kind, r.chat_id, r.params.get("step"), r.params.get("audience"), r.params.get("open"),
-                 dict(r.params)) for r in rows]
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind.like("reminder.%"), OutboxMessage.id > after_id)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [
+        Sent(r.kind, r.chat_id, r.params.get("step"), r.params.get("audience"), r.params.get("open"), dict(r.params))
+        for r in rows
+    ]
 
 
 async def last_outbox_id(sessions: async_sessionmaker[AsyncSession]) -> int:

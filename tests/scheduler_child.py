@@ -5,6 +5,7 @@
 Runs the timed work on the database with the default calendar until killed;
 its lease holder is HOLDER, so the test can tell who holds the lease.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import func, select
 from telegram import Bot
 
-from bot.delivery import ChatKind, Sender, SenderConfig
+from bot.delivery.rendering import Rendered, Renderers
+from bot.delivery.sender import ChatKind, Sender, SenderConfig
 from bot.i18n import Translator
-from bot.rendering import Rendered, Renderers
-from bot.telegram_transport import TelegramTransport
+from bot.platforms.telegram.transport import TelegramTransport
 from storage.db import create_engine, session_factory
 from storage.models import OutboxMessage, OutboxStatus
 

@@ -3,6 +3,7 @@
 The end-to-end flow through the emulator is in tests/test_alerts_flow.py;
 here the rules are checked directly and quickly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,13 +17,15 @@ from lxml import etree
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import alerts, cap, cap_http, outbox, subscriptions
-from bot.alerts import ALERT_MESSAGE, Problem
+from bot.cli.sandbox import province_file
 from bot.config import ConfigError, load_settings
+from bot.delivery import outbox
+from bot.delivery.rendering import RENDERERS
+from bot.domain import alerts, subscriptions
+from bot.domain.alerts import ALERT_MESSAGE, Problem
+from bot.domain.province import import_province
 from bot.i18n import translator
-from bot.province import import_province
-from bot.rendering import RENDERERS
-from bot.sandbox import province_file
+from bot.interop import cap, cap_http
 from storage.db import create_engine, session_factory
 from storage.models import (
     Agency,
@@ -61,8 +64,13 @@ class World:
 
 
 async def _person(session: AsyncSession, name: str, language: str = "vi") -> User:
-    user = User(platform="telegram", external_id=name, chat_id=f"9{len(name)}{abs(hash(name)) % 10**6}",
-                language=language, consent_at=NOW)
+    user = User(
+        platform="telegram",
+        external_id=name,
+        chat_id=f"9{len(name)}{abs(hash(name)) % 10**6}",
+        language=language,
+        consent_at=NOW,
+    )
     session.add(user)
     await session.flush()
     return user
@@ -107,9 +115,16 @@ async def _world(sessions: Sessions) -> World:
         return World(author, approver, agencies["XA-01"], agencies["XA-02"], people)
 
 
-async def _draft(sessions: Sessions, world: World, mode: AlertMode = AlertMode.ACTUAL,
-                 communes: tuple[Agency, ...] = (), *, kind: AlertKind = AlertKind.ALERT,
-                 publish_at: datetime | None = None, expires_at: datetime | None = None) -> int:
+async def _draft(
+    sessions: Sessions,
+    world: World,
+    mode: AlertMode = AlertMode.ACTUAL,
+    communes: tuple[Agency, ...] = (),
+    *,
+    kind: AlertKind = AlertKind.ALERT,
+    publish_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> int:
     async with sessions.begin() as session:
         alert = await alerts.new_draft(session, world.author, mode, NOW)
         assert alerts.set_choice(alert, "kind", kind, NOW) is None
@@ -128,8 +143,9 @@ async def _draft(sessions: Sessions, world: World, mode: AlertMode = AlertMode.A
         return alert.id
 
 
-async def _approve(sessions: Sessions, alert_id: int, approver: Official, at: datetime = NOW
-                   ) -> alerts.Approved | Problem:
+async def _approve(
+    sessions: Sessions, alert_id: int, approver: Official, at: datetime = NOW
+) -> alerts.Approved | Problem:
     async with sessions.begin() as session:
         alert = await session.get(Alert, alert_id)
         assert alert is not None
@@ -138,9 +154,15 @@ async def _approve(sessions: Sessions, alert_id: int, approver: Official, at: da
 
 async def _rows(sessions: Sessions, alert_id: int) -> list[OutboxMessage]:
     async with sessions() as session:
-        return list((await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"alert:{alert_id}:%"))
-            .order_by(OutboxMessage.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.dedupe_key.like(f"alert:{alert_id}:%"))
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+        )
 
 
 def _recipients(rows: list[OutboxMessage]) -> set[int]:
@@ -214,15 +236,17 @@ async def test_publication_reaches_exactly_the_followers_of_its_areas(sessions: 
     rows = await _rows(sessions, everywhere)
     people = world.people
     # A province-wide alert reaches the followers of any commune too; not the blocked, not who left.
-    assert _recipients(rows) == {people["province-vi"], people["province-en"], people["xa01-only"],
-                                 people["xa02-only"]}
+    assert _recipients(rows) == {people["province-vi"], people["province-en"], people["xa01-only"], people["xa02-only"]}
     assert all(r.priority == Priority.URGENT and r.redeliver_unconfirmed for r in rows)
     assert {r.language for r in rows if r.recipient_user_id == people["province-en"]} == {"en"}
 
     in_xa01 = await _draft(sessions, world, communes=(world.xa01,))
     await _approve(sessions, in_xa01, world.approver)
     assert _recipients(await _rows(sessions, in_xa01)) == {
-        people["province-vi"], people["province-en"], people["xa01-only"]}
+        people["province-vi"],
+        people["province-en"],
+        people["xa01-only"],
+    }
 
     drill = await _draft(sessions, world, mode=AlertMode.EXERCISE)
     await _approve(sessions, drill, world.approver)
@@ -240,10 +264,14 @@ async def test_update_and_cancel_reach_the_same_people_and_withdraw_what_is_left
     original_rows = await _rows(sessions, original_id)
     # One row went out, one was tried and came back (may have arrived), the rest wait.
     async with sessions.begin() as session:
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == original_rows[0].id)
-                              .values(status=OutboxStatus.SENT))
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == original_rows[1].id)
-                              .values(last_error="the sender stopped while sending; sending again"))
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == original_rows[0].id).values(status=OutboxStatus.SENT)
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == original_rows[1].id)
+            .values(last_error="the sender stopped while sending; sending again")
+        )
         # Someone moves their following to XA-02 after the original went out.
         await subscriptions.toggle_commune(session, world.people["xa01-only"], world.xa01.id, NOW)
         await subscriptions.toggle_commune(session, world.people["xa01-only"], world.xa02.id, NOW)
@@ -259,8 +287,11 @@ async def test_update_and_cancel_reach_the_same_people_and_withdraw_what_is_left
     assert isinstance(await _approve(sessions, update_id, world.approver, later), alerts.Approved)
     # Everyone the original was for, and the followers of the new commune.
     assert _recipients(await _rows(sessions, update_id)) == {
-        world.people["province-vi"], world.people["province-en"], world.people["xa01-only"],
-        world.people["xa02-only"]}
+        world.people["province-vi"],
+        world.people["province-en"],
+        world.people["xa01-only"],
+        world.people["xa02-only"],
+    }
     async with sessions() as session:
         original = await session.get(Alert, original_id)
         assert original is not None and original.ended_by_id == update_id
@@ -272,8 +303,9 @@ async def test_update_and_cancel_reach_the_same_people_and_withdraw_what_is_left
     async with sessions.begin() as session:
         current = await session.get(Alert, update_id)
         assert current is not None
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == rows[0].id)
-                              .values(status=OutboxStatus.SENT))
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == rows[0].id).values(status=OutboxStatus.SENT)
+        )
         cancel = await alerts.cancel_now(session, current, world.approver, later, zone_name=ZONE)
         assert isinstance(cancel, Alert) and cancel.msg_type is MessageType.CANCEL
         assert await alerts.cancel_now(session, current, world.approver, later, zone_name=ZONE) is Problem.NOT_IN_FORCE
@@ -290,10 +322,14 @@ async def test_progress_expiry_and_blocked_followers(sessions: Sessions) -> None
     await _approve(sessions, alert_id, world.approver)
     rows = await _rows(sessions, alert_id)
     async with sessions.begin() as session:
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == rows[0].id)
-                              .values(status=OutboxStatus.SENT))
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == rows[1].id)
-                              .values(status=OutboxStatus.SKIPPED, last_error="Forbidden: bot was blocked"))
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == rows[0].id).values(status=OutboxStatus.SENT)
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == rows[1].id)
+            .values(status=OutboxStatus.SKIPPED, last_error="Forbidden: bot was blocked")
+        )
         await session.execute(update(User).where(User.id == rows[1].recipient_user_id).values(blocked_at=NOW))
     later = NOW + alerts.DEFAULT_LIFETIME + timedelta(seconds=1)
     result = await alerts.tick(sessions, NOW, zone_name=ZONE)
@@ -311,8 +347,7 @@ async def test_progress_expiry_and_blocked_followers(sessions: Sessions) -> None
     assert alert.delivered_at == later and state.withdrawn == 2 and state.left == 0
     assert alert.delivery["sent"] == 1
     async with sessions() as session:
-        reports = (await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == alerts.ALERT_REPORT))).all()
+        reports = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == alerts.ALERT_REPORT))).all()
     assert len(reports) == 2  # the approver and the author
     assert (await alerts.tick(sessions, later, zone_name=ZONE)).deliveries == ()
 
@@ -346,11 +381,12 @@ async def test_cap_document_is_valid_cap_1_2(sessions: Sessions) -> None:
     async with sessions.begin() as session:
         original = await session.get(Alert, original_id)
         assert original is not None
-        cancel = await alerts.cancel_now(session, original, world.approver, NOW + timedelta(minutes=3),
-                                         zone_name=ZONE)
+        cancel = await alerts.cancel_now(session, original, world.approver, NOW + timedelta(minutes=3), zone_name=ZONE)
         assert isinstance(cancel, Alert)
-        documents = [await cap.document(session, a, sender="congdan@demo", zone=ZoneInfo(ZONE), at=NOW)
-                     for a in (original, cancel)]
+        documents = [
+            await cap.document(session, a, sender="congdan@demo", zone=ZoneInfo(ZONE), at=NOW)
+            for a in (original, cancel)
+        ]
     schema = Validator(documents[0]).get_schema_parser()
     namespaces = {"cap": cap.NAMESPACE}
     for document in documents:
@@ -360,7 +396,9 @@ async def test_cap_document_is_valid_cap_1_2(sessions: Sessions) -> None:
     assert first.findtext("cap:status", namespaces=namespaces) == "Actual"
     assert first.findtext("cap:sent", namespaces=namespaces) == "2026-11-25T10:00:00+07:00"
     assert [i.findtext("cap:language", namespaces=namespaces) for i in first.findall("cap:info", namespaces)] == [
-        "vi-VN", "en-US"]
+        "vi-VN",
+        "en-US",
+    ]
     polygons = first.findall("cap:info/cap:area/cap:polygon", namespaces)
     assert len(polygons) >= 2 and all(p.text.split()[0] == p.text.split()[-1] for p in polygons)
     assert second.findtext("cap:msgType", namespaces=namespaces) == "Cancel"
@@ -401,10 +439,12 @@ async def test_the_alert_desk_goes_first_and_announcements_last(sessions: Sessio
     await _approve(sessions, urgent, world.approver, NOW + timedelta(minutes=1))
     async with sessions.begin() as session:
         later = NOW + timedelta(minutes=2)
-        await outbox.enqueue(session, chat_id="citizen", kind="test.result", params={}, priority=Priority.NORMAL,
-                             not_before=later)
-        await outbox.enqueue(session, chat_id="agency-group", kind="test.card", params={},
-                             priority=Priority.ROUTINE, not_before=later)
+        await outbox.enqueue(
+            session, chat_id="citizen", kind="test.result", params={}, priority=Priority.NORMAL, not_before=later
+        )
+        await outbox.enqueue(
+            session, chat_id="agency-group", kind="test.card", params={}, priority=Priority.ROUTINE, not_before=later
+        )
         # A correction submitted while both broadcasts are under way.
         correction = await alerts.new_draft(session, world.author, AlertMode.ACTUAL, NOW)
         alerts.set_text(correction, "headline_vi", "Đính chính: lũ quét ở suối Nậm Cắt", NOW)
@@ -429,12 +469,20 @@ async def test_the_alert_desk_goes_first_and_announcements_last(sessions: Sessio
 async def test_drafts_are_seen_by_their_agency_and_the_focal_unit_only(sessions: Sessions) -> None:
     world = await _world(sessions)
     async with sessions.begin() as session:
-        colleague = await _official(session, "Đồng nghiệp", await session.get(Agency, world.author.agency_id),
-                                    Role.ALERT_AUTHOR)
+        colleague = await _official(
+            session, "Đồng nghiệp", await session.get(Agency, world.author.agency_id), Role.ALERT_AUTHOR
+        )
         stranger = await _official(session, "Người ngoài", world.xa01, Role.ALERT_AUTHOR)
         alert = await alerts.new_draft(session, world.author, AlertMode.ACTUAL, NOW)
-        seen = {name: await alerts.may_see(session, alert, official) for name, official in (
-            ("author", world.author), ("colleague", colleague), ("focal", world.approver), ("stranger", stranger))}
+        seen = {
+            name: await alerts.may_see(session, alert, official)
+            for name, official in (
+                ("author", world.author),
+                ("colleague", colleague),
+                ("focal", world.approver),
+                ("stranger", stranger),
+            )
+        }
     assert seen == {"author": True, "colleague": True, "focal": True, "stranger": False}
 
 
@@ -444,8 +492,9 @@ async def test_two_cancels_at_once_publish_one(sessions: Sessions, database_url:
     alert_id = await _draft(sessions, world)
     await _approve(sessions, alert_id, world.approver)
     async with sessions.begin() as session:
-        second_approver = await _official(session, "Người duyệt thứ hai",
-                                          await session.get(Agency, world.approver.agency_id), Role.FOCAL_UNIT)
+        second_approver = await _official(
+            session, "Người duyệt thứ hai", await session.get(Agency, world.approver.agency_id), Role.FOCAL_UNIT
+        )
     later = NOW + timedelta(minutes=2)
     # The other press comes through a connection of its own, as from another process.
     other_engine = create_engine(database_url)
@@ -473,8 +522,11 @@ async def _decisions(sessions: Sessions, alert_id: int) -> dict[int, str]:
     """recipient user id -> the decision message's text (Vietnamese)."""
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == alerts.ALERT_DECISION))).all()
-    return {r.recipient_user_id: RENDERERS.render(alerts.ALERT_DECISION, r.params, translator("vi")).text
-            for r in rows if r.params["alert_id"] == alert_id and r.params["decision"] == "lapsed"}
+    return {
+        r.recipient_user_id: RENDERERS.render(alerts.ALERT_DECISION, r.params, translator("vi")).text
+        for r in rows
+        if r.params["alert_id"] == alert_id and r.params["decision"] == "lapsed"
+    }
 
 
 async def _submitted_update(sessions: Sessions, world, original: int, edit) -> int:
@@ -498,12 +550,14 @@ async def test_a_scheduled_alert_that_lapses_is_reported_to_its_author_and_appro
     original = await _draft(sessions, world)
     await _approve(sessions, original, world.approver)
     update_id = await _submitted_update(
-        sessions, world, original, lambda change: alerts.set_time(change, "publish_at", NOW + timedelta(hours=1), NOW))
+        sessions, world, original, lambda change: alerts.set_time(change, "publish_at", NOW + timedelta(hours=1), NOW)
+    )
     assert (await _approve(sessions, update_id, world.approver)).recipients is None  # type: ignore[union-attr]
     async with sessions.begin() as session:
         first = await session.get(Alert, original)
-        assert isinstance(await alerts.cancel_now(session, first, world.approver, NOW + timedelta(minutes=30),
-                                                  zone_name=ZONE), Alert)
+        assert isinstance(
+            await alerts.cancel_now(session, first, world.approver, NOW + timedelta(minutes=30), zone_name=ZONE), Alert
+        )
 
     ticked = await alerts.tick(sessions, NOW + timedelta(hours=3), zone_name=ZONE)
     assert ticked.published == ()
@@ -537,8 +591,11 @@ async def test_cap_documents_over_http(sessions: Sessions) -> None:
     original = await _draft(sessions, world, communes=(world.xa01,))
     await _approve(sessions, original, world.approver)
     update_id = await _submitted_update(
-        sessions, world, original,
-        lambda change: alerts.set_text(change, "description_vi", "Nước đã rút một phần.", NOW))
+        sessions,
+        world,
+        original,
+        lambda change: alerts.set_text(change, "description_vi", "Nước đã rút một phần.", NOW),
+    )
     await _approve(sessions, update_id, world.approver, NOW + timedelta(minutes=5))
     drill = await _draft(sessions, world, mode=AlertMode.EXERCISE)
     await _approve(sessions, drill, world.approver, NOW + timedelta(minutes=6))
@@ -550,6 +607,7 @@ async def test_cap_documents_over_http(sessions: Sessions) -> None:
     server = await cap_http.start_cap_server(source, host="127.0.0.1", port=0)
     try:
         async with aiohttp.ClientSession() as client:
+
             async def get(path: str) -> tuple[int, str, bytes]:
                 async with client.get(f"{server.url}/cap/{path}") as response:
                     return response.status, response.content_type, await response.read()
@@ -562,7 +620,8 @@ async def test_cap_documents_over_http(sessions: Sessions) -> None:
             assert feed.find(f"{ATOM}entry/{{{cap.NAMESPACE}}}msgType").text == "Update"
             everything = etree.fromstring((await get("feed.atom?status=all"))[2])
             assert [e.find(f"{ATOM}link").get("href") for e in everything.iter(f"{ATOM}entry")][0] == (
-                f"DEMO-{code[drill]}.xml")
+                f"DEMO-{code[drill]}.xml"
+            )
             assert (await get("feed.atom?status=bogus"))[0] == 400
 
             status, kind, document = await get(links[0])
@@ -574,7 +633,8 @@ async def test_cap_documents_over_http(sessions: Sessions) -> None:
             assert root.findtext("cap:msgType", namespaces=namespaces) == "Update"
             assert root.findtext("cap:sender", namespaces=namespaces) == "congdan@demo"
             assert root.findtext("cap:references", namespaces=namespaces) == (
-                f"congdan@demo,DEMO-{code[original]},2026-11-25T10:00:00+07:00")
+                f"congdan@demo,DEMO-{code[original]},2026-11-25T10:00:00+07:00"
+            )
             assert Validator((await get(links[1]))[2]).schema()[0]
             assert (await get(f"DEMO-{code[drill]}.xml"))[0] == 200
             # Nothing that was not published.
@@ -589,7 +649,11 @@ def test_the_cap_sender_is_checked_at_start() -> None:
         load_settings({"ALERT_CAP_SENDER": "Sở KHCN, Cao Bằng"}, require_token=False)
     with pytest.raises(ConfigError, match="ALERT_CAP_SENDER"):
         load_settings({"ALERT_CAP_SENDER": "a&b<c"}, require_token=False)
-    settings = load_settings({"ALERT_CAP_SENDER": "canhbao@caobang.gov.vn", "CAP_HTTP_PORT": "8088"},
-                             require_token=False)
+    settings = load_settings(
+        {"ALERT_CAP_SENDER": "canhbao@caobang.gov.vn", "CAP_HTTP_PORT": "8088"}, require_token=False
+    )
     assert (settings.alert_cap_sender, settings.cap_http_port, settings.cap_http_host) == (
-        "canhbao@caobang.gov.vn", 8088, "127.0.0.1")
+        "canhbao@caobang.gov.vn",
+        8088,
+        "127.0.0.1",
+    )

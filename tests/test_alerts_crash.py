@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import alerts
-from bot.emulator import BotApiEmulator
-from bot.province import import_province
-from bot.sandbox import province_file
+from bot.cli.sandbox import province_file
+from bot.domain import alerts
+from bot.domain.province import import_province
+from bot.emulators.telegram import BotApiEmulator
 from storage.models import (
     Agency,
     Alert,
@@ -60,13 +60,31 @@ async def _world(sessions: Sessions, emu: BotApiEmulator) -> list[int]:
         focal_unit = await session.scalar(select(Agency).where(Agency.code == "SO-KHCN"))
         assert focal_unit is not None
         ids = [FIRST_ID + offset for offset in range(SUBSCRIBERS)]
-        await session.execute(insert(User), [
-            {"id": i, "platform": "telegram", "external_id": str(i), "chat_id": str(i), "language": "vi",
-             "language_chosen": False, "phone_verified": False, "consent_at": NOW, "created_at": NOW,
-             "updated_at": NOW} for i in ids])
-        await session.execute(insert(AlertFollower), [
-            {"user_id": i, "whole_province": True, "tester": False, "created_at": NOW, "updated_at": NOW}
-            for i in ids])
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": i,
+                    "platform": "telegram",
+                    "external_id": str(i),
+                    "chat_id": str(i),
+                    "language": "vi",
+                    "language_chosen": False,
+                    "phone_verified": False,
+                    "consent_at": NOW,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i in ids
+            ],
+        )
+        await session.execute(
+            insert(AlertFollower),
+            [
+                {"user_id": i, "whole_province": True, "tester": False, "created_at": NOW, "updated_at": NOW}
+                for i in ids
+            ],
+        )
         staff = []
         for name, role in (("Tác giả", Role.ALERT_AUTHOR), ("Người duyệt", Role.FOCAL_UNIT)):
             account = emu.add_user(name)
@@ -88,19 +106,34 @@ async def _world(sessions: Sessions, emu: BotApiEmulator) -> list[int]:
     return ids
 
 
-async def _child(database_url: str, emu: BotApiEmulator, media: Path, log: Path, *extra: str
-                 ) -> asyncio.subprocess.Process:
+async def _child(
+    database_url: str, emu: BotApiEmulator, media: Path, log: Path, *extra: str
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.alerts_child", database_url, emu.base_url, emu.token, str(media),
-        "--concurrency", str(CONCURRENCY), "--rate", "1000", *extra,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log.open("wb"),
+        sys.executable,
+        "-m",
+        "tests.alerts_child",
+        database_url,
+        emu.base_url,
+        emu.token,
+        str(media),
+        "--concurrency",
+        str(CONCURRENCY),
+        "--rate",
+        "1000",
+        *extra,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log.open("wb"),
     )
 
 
 async def _count(sessions: Sessions, status: OutboxStatus) -> int:
     async with sessions() as session:
-        return int(await session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status)) or 0)
+        return int(
+            await session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status))
+            or 0
+        )
 
 
 async def test_broadcast_survives_a_hard_kill(
@@ -142,5 +175,4 @@ async def test_broadcast_survives_a_hard_kill(
         assert alert is not None
         state = await alerts.progress(session, alert)
     assert (state.sent, state.left) == (SUBSCRIBERS, 0)
-    print(f"in flight at the kill: {in_flight}, delivered twice: {duplicates}, "
-          f"{time.monotonic() - started:.1f}s")
+    print(f"in flight at the kill: {in_flight}, delivered twice: {duplicates}, {time.monotonic() - started:.1f}s")

@@ -6,6 +6,7 @@ through the bot follow the province or one commune. Subscribers of the
 delivery tests that only need to exist (the 429 storm) are written straight
 into the database.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,19 +21,19 @@ from capvalidator import Validator
 from lxml import etree
 from sqlalchemy import select
 
-from bot import alerts
-from bot.alerts import (
+from bot.cli.sandbox import Sandbox
+from bot.config import Settings
+from bot.domain import alerts
+from bot.domain.alerts import (
     CATEGORY_LABELS,
     MODE_BANNERS,
     MODE_LABELS,
     SEVERITY_LABELS,
     URGENCY_LABELS,
 )
-from bot.config import Settings
-from bot.emulator import BotApiEmulator, ChatHandle, MessageView
+from bot.domain.officials import Role
+from bot.emulators.telegram import BotApiEmulator, ChatHandle, MessageView
 from bot.i18n import translator
-from bot.officials import Role
-from bot.sandbox import Sandbox
 from handlers.alerts import NOT_SEEN, PREVIEW_HEADER, PROBLEM_TEXTS
 from handlers.settings import HELP
 from storage.models import Agency, Alert, AlertFollower, OutboxMessage, User
@@ -40,7 +41,7 @@ from storage.models.alerts import AlertMode, AlertStatus, Category, Severity, Ur
 from storage.models.outbox import OutboxStatus
 from tests.citizen import Citizen
 from tests.officials_driver import bot_fixture, clock_fixture  # noqa: F401
-from tests.test_officials_flow import Clock, Person, onboard
+from tests.officials_world import Clock, Person, onboard
 
 VI = translator("vi")
 EN = translator("en")
@@ -63,8 +64,9 @@ class Desk:
         await person.chat.send_text("/newalert")
         question = await person.chat.expect(lambda m: VI(MODE_LABELS[mode]) in m.buttons, timeout=WAIT)
         await person.chat.press(question, VI(MODE_LABELS[mode]))
-        return await person.chat.expect(lambda m: m.message_id == question.message_id and "CB-" in m.content,
-                                        edited=True, timeout=WAIT)
+        return await person.chat.expect(
+            lambda m: m.message_id == question.message_id and "CB-" in m.content, edited=True, timeout=WAIT
+        )
 
     async def press(self, person: Person | Citizen, message: MessageView, label: str) -> MessageView:
         """Press a button of `message`; the message as the bot edited it."""
@@ -79,8 +81,9 @@ class Desk:
         await person.chat.press(card, label)
         await person.chat.expect(contains="/cancel", timeout=WAIT)
         await person.chat.send_text(text)
-        return await person.chat.expect(lambda m: "CB-" in m.content and m.has_inline_keyboard, edited=False,
-                                        timeout=WAIT)
+        return await person.chat.expect(
+            lambda m: "CB-" in m.content and m.has_inline_keyboard, edited=False, timeout=WAIT
+        )
 
     async def area(self, person: Person, card: MessageView, *communes: str) -> MessageView:
         picker = await self.press(person, card, VI("📍 Area"))
@@ -88,8 +91,15 @@ class Desk:
             picker = await self.press(person, picker, next(b for b in picker.buttons if name in b))
         return await self.press(person, picker, VI("↩️ Back to the draft"))
 
-    async def write(self, person: Person, *, mode: AlertMode = AlertMode.ACTUAL, communes: tuple[str, ...] = (),
-                    headline: str = HEADLINE, english: bool = True) -> MessageView:
+    async def write(
+        self,
+        person: Person,
+        *,
+        mode: AlertMode = AlertMode.ACTUAL,
+        communes: tuple[str, ...] = (),
+        headline: str = HEADLINE,
+        english: bool = True,
+    ) -> MessageView:
         card = await self.draft(person, mode)
         card = await self.choose(person, card, "Category", VI(CATEGORY_LABELS[Category.MET]))
         card = await self.choose(person, card, "Severity", VI(SEVERITY_LABELS[Severity.SEVERE]))
@@ -107,8 +117,9 @@ class Desk:
         return await self.press(person, card, VI("📨 Send for approval"))
 
     async def review(self, code: str) -> MessageView:
-        return await self.approver.chat.expect(lambda m: code in m.content and VI("✅ Approve") in m.buttons,
-                                               timeout=WAIT)
+        return await self.approver.chat.expect(
+            lambda m: code in m.content and VI("✅ Approve") in m.buttons, timeout=WAIT
+        )
 
     async def approve(self, code: str, publish_label: str = VI("🚨 Publish the REAL alert")) -> MessageView:
         """Approve from the review message, confirm; the approver's progress message (or the scheduled note)."""
@@ -165,6 +176,7 @@ async def settled(bot: Sandbox, code: str) -> Alert:
         async with bot.deps.sessions() as session:
             alert = await session.scalar(select(Alert).where(Alert.code == code))
         return alert is not None and alert.delivered_at is not None
+
     await eventually(done, timeout=30)
     async with bot.deps.sessions() as session:
         alert = await session.scalar(select(Alert).where(Alert.code == code))
@@ -201,8 +213,9 @@ def pattern(template: str, **groups: str) -> re.Pattern[str]:
 
 
 @pytest.fixture
-async def desk(bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock,
-               capsys: pytest.CaptureFixture[str]) -> Desk:
+async def desk(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> Desk:
     author = await onboard(bot, settings, capsys, emu, "SO-NNMT", Role.ALERT_AUTHOR, "Lê Văn Tác", "Tác")
     approver = await onboard(bot, settings, capsys, emu, "SO-KHCN", Role.FOCAL_UNIT, "Trần Thị Duyệt", "Duyệt")
     focal = await onboard(bot, settings, capsys, emu, "SO-KHCN", Role.FOCAL_UNIT, "Phạm Văn Đầu", "Đầu")
@@ -246,7 +259,8 @@ async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotA
     # As previewed, but for the start, which is now the time of publication.
     in_force = VI("⏱ In force from {start} until {end}", start="", end="")[:4]
     assert [line for line in vi_message.content.splitlines() if not line.startswith(in_force)] == [
-        line for line in vi_preview.content.splitlines() if not line.startswith(in_force)]
+        line for line in vi_preview.content.splitlines() if not line.startswith(in_force)
+    ]
     await delivered(in_ward.chat, HEADLINE)
     await delivered(english.chat, "Flash flood on the Nam Cat stream")
     alert = await settled(desk.bot, code)
@@ -259,6 +273,7 @@ async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotA
 
     async def progress_done() -> bool:
         return VI("📤 Delivered {code}", code=code) in desk.approver.chat.message(progress).content
+
     await eventually(progress_done)
     assert VI("Sent: {sent} of {total}", sent=3, total=3) in report.content
     await desk.author.chat.expect(contains=VI("📊 Delivery report for {code}", code=code), timeout=WAIT)
@@ -319,8 +334,11 @@ async def test_draft_preview_approve_deliver_update_cancel(desk: Desk, emu: BotA
         async with client.get(base + "feed.atom") as response:
             assert response.status == 200
             feed = etree.fromstring(await response.read())
-        links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")
-                 if link.get("rel") == "alternate"]
+        links = [
+            link.get("href")
+            for link in feed.iter("{http://www.w3.org/2005/Atom}link")
+            if link.get("rel") == "alternate"
+        ]
         assert links[1:] == [f"DEMO-{update_code}.xml", f"DEMO-{code}.xml"] and len(links) == 3
         for link in links:
             async with client.get(base + link) as response:
@@ -408,8 +426,9 @@ async def test_exercise_goes_to_test_subscribers_only_and_says_so(desk: Desk, em
     assert alert.recipients == 1
     assert not [m for m in citizen.chat.bot_messages if HEADLINE in m.content]
     # The one-tap cancel's answer says so as well.
-    progress = next(m for m in desk.approver.chat.bot_messages
-                    if code in m.content and VI("🛑 Cancel this alert") in m.buttons)
+    progress = next(
+        m for m in desk.approver.chat.bot_messages if code in m.content and VI("🛑 Cancel this alert") in m.buttons
+    )
     assert says_so(progress.content)
     await desk.approver.chat.press(progress, VI("🛑 Cancel this alert"))
     assert says_so((await desk.approver.chat.expect_callback_answer(timeout=WAIT)).text)
@@ -442,8 +461,12 @@ async def test_scheduled_publication_and_expiry(desk: Desk, emu: BotApiEmulator)
     await delivered(citizen.chat, HEADLINE)
     # The approver gets the progress message when the runner publishes it (for one subscriber the
     # sender may have finished before it is written: then it says so at once).
-    await desk.approver.chat.expect(lambda m: VI("📤 Delivering {code}", code=code) in m.content
-                                    or VI("📤 Delivered {code}", code=code) in m.content, timeout=WAIT)
+    await desk.approver.chat.expect(
+        lambda m: (
+            VI("📤 Delivering {code}", code=code) in m.content or VI("📤 Delivered {code}", code=code) in m.content
+        ),
+        timeout=WAIT,
+    )
     await citizen.chat.send_text("/alerts")
     await citizen.chat.expect(contains=code, timeout=WAIT)
 
@@ -481,19 +504,29 @@ async def _subscribers(bot: Sandbox, emu: BotApiEmulator, count: int) -> list[in
     now = datetime.now(UTC)
     async with bot.deps.sessions.begin() as session:
         for person in people:
-            user = User(platform="telegram", external_id=str(person.id), chat_id=str(person.id), language="vi",
-                        full_name=f"Nguyễn Văn {person.id}", phone="+84912345678", consent_at=now)
+            user = User(
+                platform="telegram",
+                external_id=str(person.id),
+                chat_id=str(person.id),
+                language="vi",
+                full_name=f"Nguyễn Văn {person.id}",
+                phone="+84912345678",
+                consent_at=now,
+            )
             session.add(user)
             await session.flush()
-            session.add(AlertFollower(user_id=user.id, whole_province=True, tester=False, created_at=now,
-                                      updated_at=now))
+            session.add(
+                AlertFollower(user_id=user.id, whole_province=True, tester=False, created_at=now, updated_at=now)
+            )
     return [person.id for person in people]
 
 
-RATE_LINE = pattern("{rate} per second · about {minutes} min {seconds} s to finish",
-                    rate=r"\d+\.\d", minutes=r"\d+", seconds=r"\d+")
-LEFT_LINE = pattern("Sent {sent} of {total} · failed {failed} · left {left}",
-                    sent=r"\d+", total=r"\d+", failed=r"\d+", left=r"\d+")
+RATE_LINE = pattern(
+    "{rate} per second · about {minutes} min {seconds} s to finish", rate=r"\d+\.\d", minutes=r"\d+", seconds=r"\d+"
+)
+LEFT_LINE = pattern(
+    "Sent {sent} of {total} · failed {failed} · left {left}", sent=r"\d+", total=r"\d+", failed=r"\d+", left=r"\d+"
+)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"alert_progress_seconds": 0.5}], indirect=True, ids=["progress"])
@@ -505,8 +538,9 @@ async def test_429_storm(desk: Desk, emu: BotApiEmulator) -> None:
     # Telegram allows far less than the sender's 30/s today: 429s with retry_after come back.
     emu.set_rate_limit(global_per_second=8)
     await desk.approve(code)
-    progress = await desk.approver.chat.expect(contains=VI("📤 Delivering {code}", code=code), edited=False,
-                                               timeout=WAIT)
+    progress = await desk.approver.chat.expect(
+        contains=VI("📤 Delivering {code}", code=code), edited=False, timeout=WAIT
+    )
     alert = await settled(desk.bot, code)
     emu.clear_rate_limit()
     # While it went, the approver's progress message said how fast and how long it would still take.
@@ -526,8 +560,9 @@ async def test_429_storm(desk: Desk, emu: BotApiEmulator) -> None:
     assert [emu.sent_to(person) for person in people] == [1] * SUBSCRIBERS
     assert any(error.error_code == 429 for error in emu.api_errors)
     async with desk.bot.deps.sessions() as session:
-        rows = (await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.dedupe_key.like(f"alert:{alert.id}:%")))).all()
+        rows = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"alert:{alert.id}:%")))
+        ).all()
     assert {row.status for row in rows} == {OutboxStatus.SENT}
 
 
@@ -537,8 +572,11 @@ async def test_citizen_settings_offer_the_communes_of_their_reports(desk: Desk, 
     citizen = await registered(emu, "Lan")
     # Leaving is in the command menu and in /help, with the other alert commands.
     for language, _ in (("vi", VI), ("en", EN)):
-        assert [c["command"] for c in emu.commands(language_code=language)
-                if c["command"] in ("alerts", "subscribe", "unsubscribe")] == ["alerts", "subscribe", "unsubscribe"]
+        assert [
+            c["command"]
+            for c in emu.commands(language_code=language)
+            if c["command"] in ("alerts", "subscribe", "unsubscribe")
+        ] == ["alerts", "subscribe", "unsubscribe"]
     await citizen.chat.send_text("/help")
     helped = await citizen.expect("/unsubscribe")
     assert helped.content == VI(HELP) and "/alerts" in helped.content and "/subscribe" in helped.content
@@ -554,8 +592,9 @@ async def test_citizen_settings_offer_the_communes_of_their_reports(desk: Desk, 
     assert VI("You receive no alerts.") in screen.content
 
 
-async def test_the_focal_unit_lists_what_waits_for_it(desk: Desk, settings: Settings, emu: BotApiEmulator,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_focal_unit_lists_what_waits_for_it(
+    desk: Desk, settings: Settings, emu: BotApiEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An official who joins the focal unit after an alert was submitted got no review message:
     /alerts lists it, and every scheduled alert, which any of them can still call off."""
     card = await desk.write(desk.author, mode=AlertMode.EXERCISE, english=False)
@@ -579,7 +618,8 @@ async def test_the_focal_unit_lists_what_waits_for_it(desk: Desk, settings: Sett
 
     await desk.approver.chat.send_text("/alerts")
     listing = await desk.approver.chat.expect(
-        contains=VI("Approved, to be published later (open one to call it off):"), timeout=WAIT)
+        contains=VI("Approved, to be published later (open one to call it off):"), timeout=WAIT
+    )
     assert VI("Waiting for the focal unit's approval:") not in listing.content
     card = await desk.press(desk.approver, listing, next(b for b in listing.buttons if code in b))
     assert VI("Status: approved, to be published at {time}", time="")[:20] in card.content

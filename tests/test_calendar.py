@@ -1,4 +1,4 @@
-"""Working-time calendar (bot/calendar.py): deadlines in office hours, 003 Art. 9.2.
+"""Working-time calendar (bot/domain/calendar.py): deadlines in office hours, 003 Art. 9.2.
 
 Known cases are worked out by hand in the comment above each; the property
 tests check the arithmetic against itself and against a deliberately naive
@@ -17,6 +17,7 @@ up here first):
   2026-09-01 Tue, 2026-09-02 Wed  National Day
   2026-11-24 Tue  Vietnam Cultural Day
 """
+
 from __future__ import annotations
 
 import time as clock
@@ -27,7 +28,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.calendar import WeeklyHours, WorkingCalendar, WorkPeriod
+from bot.domain.calendar import WeeklyHours, WorkingCalendar, WorkPeriod
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PARIS = ZoneInfo("Europe/Paris")
@@ -141,9 +142,7 @@ def test_configured_makeup_saturday_is_worked() -> None:
     assert cal.is_working_day(saturday)
     assert local(cal.add_hours(vn(2027, 3, 5, 17), 1)) == vn(2027, 3, 6, 8)
     # With a morning-only make-up day: Sat 11:00-11:30 = 0.5 h, Mon 07:30-08:00.
-    morning = WorkingCalendar(
-        extra_working_days=[saturday], makeup_day_hours=(WorkPeriod(time(7, 30), time(11, 30)),)
-    )
+    morning = WorkingCalendar(extra_working_days=[saturday], makeup_day_hours=(WorkPeriod(time(7, 30), time(11, 30)),))
     assert local(morning.add_hours(vn(2027, 3, 6, 11), 1)) == vn(2027, 3, 8, 8)
     # The standard day stays 8 h: a short make-up day does not shrink "a day".
     assert morning.working_day_length == 8 * H
@@ -217,9 +216,7 @@ def test_fractional_and_microsecond_amounts() -> None:
     # Half a working day = 4 h: Mon 09:00-11:30 = 2.5 h, 13:30-15:00 = 1.5 h.
     assert local(CAL.add_days(vn(2026, 3, 9, 9), 0.5)) == vn(2026, 3, 9, 15)
     # One microsecond past the morning close is the first microsecond of the afternoon.
-    assert local(CAL.add(vn(2026, 3, 9, 11, 30), timedelta(microseconds=1))) == vn(
-        2026, 3, 9, 13, 30, micro=1
-    )
+    assert local(CAL.add(vn(2026, 3, 9, 11, 30), timedelta(microseconds=1))) == vn(2026, 3, 9, 13, 30, micro=1)
 
 
 def test_results_are_utc_and_any_input_zone_works() -> None:
@@ -276,9 +273,7 @@ def test_configuration_errors() -> None:
 
 
 def test_no_working_time_at_all_is_an_error_not_a_hang() -> None:
-    cal = WorkingCalendar(
-        hours=WeeklyHours({}), working_day_length=8 * H, use_public_holidays=False
-    )
+    cal = WorkingCalendar(hours=WeeklyHours({}), working_day_length=8 * H, use_public_holidays=False)
     with pytest.raises(ValueError):
         cal.add_hours(vn(2026, 3, 9, 10), 1)
 
@@ -293,9 +288,7 @@ def test_daylight_saving_counts_elapsed_time() -> None:
     # Paris, Sundays 01:00-04:00. On 29 Mar 2026 02:00-03:00 does not exist
     # (2 h elapsed); on 25 Oct 2026 02:00-03:00 happens twice (4 h elapsed).
     sunday = (WorkPeriod(time(1), time(4)),)
-    cal = WorkingCalendar(
-        tz="Europe/Paris", hours=WeeklyHours({6: sunday}), use_public_holidays=False
-    )
+    cal = WorkingCalendar(tz="Europe/Paris", hours=WeeklyHours({6: sunday}), use_public_holidays=False)
     assert cal.working_time_on(date(2026, 3, 22)) == 3 * H
     assert cal.working_time_on(date(2026, 3, 29)) == 2 * H
     assert cal.working_time_on(date(2026, 10, 25)) == 4 * H
@@ -378,7 +371,7 @@ def calendars(draw: st.DrawFn) -> WorkingCalendar:
         marks = sorted(draw(st.lists(st.integers(0, 1439), max_size=6, unique=True)))
         by_weekday[weekday] = tuple(
             WorkPeriod(time(a // 60, a % 60), time(b // 60, b % 60))
-            for a, b in zip(marks[::2], marks[1::2])
+            for a, b in zip(marks[::2], marks[1::2], strict=False)
         )
     hours = WeeklyHours(by_weekday)
     assume(any(hours.total(weekday) for weekday in range(7)))

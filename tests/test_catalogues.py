@@ -1,4 +1,5 @@
 """Every text users read is in both catalogues, complete, NFC, with the same placeholders."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,20 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 def extracted_ids(tmp_path: Path) -> set[str]:
     pot = tmp_path / "congdan.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-         "-k", "N_", "--no-location", "-o", str(pot), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "--no-location",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         cwd=ROOT,
@@ -42,7 +55,11 @@ def code_ids(tmp_path_factory) -> set[str]:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_in_the_code_is_translated(language: str, code_ids: set[str]) -> None:
     cat = catalogue(language)
-    translated = {m.id for m in cat if m.id and m.string and all(m.string if isinstance(m.string, tuple) else [m.string]) and not m.fuzzy}
+    translated = {
+        m.id
+        for m in cat
+        if m.id and m.string and all(m.string if isinstance(m.string, tuple) else [m.string]) and not m.fuzzy
+    }
     missing = sorted(code_ids - translated)
     assert not missing, f"{language}: {len(missing)} untranslated, e.g. {missing[:5]}"
 

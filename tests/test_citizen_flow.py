@@ -1,4 +1,5 @@
 """The citizen's flow end to end: the real bot, driven through the Bot API emulator."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -6,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import cards, casework
-from bot.cards import render_card
-from bot.drafts import DraftContent
-from bot.emulator import BotApiEmulator
+from bot.cli.sandbox import Sandbox, province_file, running_bot
+from bot.domain import cards, casework
+from bot.domain.cards import render_card
+from bot.domain.drafts import DraftContent
+from bot.domain.routing import RouteKind
+from bot.domain.workflow import Action, State
+from bot.emulators.telegram import BotApiEmulator
 from bot.i18n import translator
-from bot.routing import RouteKind
-from bot.sandbox import Sandbox, province_file, running_bot
-from bot.workflow import Action, State
 from handlers import followup
 from handlers.onboarding import privacy_notice
 from handlers.report import DESCRIBE_PROMPT, EMERGENCY_SAID, PLACE_PROMPT
@@ -22,10 +23,9 @@ from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
 from storage.models.officials import Role
 from tests import images
 from tests.citizen import IN_WARD, Citizen
-from tests.reminder_world import _person
-from tests.test_officials_flow import Clock
-from tests.test_overdue_flow import a_quiet_wednesday
-from tests.test_routing import EAST_OF_XA_08, FOREST
+from tests.officials_world import Clock
+from tests.places import EAST_OF_XA_08, FOREST
+from tests.reminder_world import _person, a_quiet_wednesday
 
 VI = translator("vi")
 EN = translator("en")
@@ -60,10 +60,12 @@ async def test_typed_phone_is_unverified_and_bad_numbers_are_refused(sandbox: Sa
     await c.chat.send_contact("+84987654321", own=False, user_id=999)
     await c.expect(VI("Please share your own phone number with the button, not someone else's contact."))
     await c.chat.send_text("12345")
-    await c.expect(VI(
-        "That is not a valid Vietnamese phone number. Type it like 0912 345 678 "
-        "or +84 912 345 678, or press the button to share your number."
-    ))
+    await c.expect(
+        VI(
+            "That is not a valid Vietnamese phone number. Type it like 0912 345 678 "
+            "or +84 912 345 678, or press the button to share your number."
+        )
+    )
     await c.chat.send_text("0912 345 678")
     done = await c.expect(VI("Registration complete. Thank you, {name}!", name="Trần Văn Bình")[:20])
     assert VI("Your typed number is marked as unverified.") in done.content
@@ -86,7 +88,9 @@ async def test_declining_says_what_remains_and_takes_no_report(sandbox: Sandbox,
 async def test_full_report_with_location_and_album(sandbox: Sandbox, emu: BotApiEmulator) -> None:
     lan = Citizen(emu)
     await lan.register()
-    code = await lan.full_report([images.jpeg(seed=1, exif_datetime="2026:11:20 08:15:00", gps=(22.57, 106.07)), images.jpeg(seed=2)])
+    code = await lan.full_report(
+        [images.jpeg(seed=1, exif_datetime="2026:11:20 08:15:00", gps=(22.57, 106.07)), images.jpeg(seed=2)]
+    )
     year = datetime.now().year
     assert code == f"PA-{year}-000001"
     [report] = await _one(sandbox, select(Report))
@@ -99,11 +103,14 @@ async def test_full_report_with_location_and_album(sandbox: Sandbox, emu: BotApi
     photos = await _one(sandbox, select(ReportPhoto).order_by(ReportPhoto.position))
     assert len(photos) == 2 and all(p.reused_from_report_id is None for p in photos)
     # The EXIF of the original is kept as private evidence; the display copy has none.
-    assert photos[0].captured_at.startswith("2026-11-20T08:15") and photos[0].gps_latitude == pytest.approx(22.57, abs=1e-4)
+    assert photos[0].captured_at.startswith("2026-11-20T08:15") and photos[0].gps_latitude == pytest.approx(
+        22.57, abs=1e-4
+    )
     display = sandbox.deps.media.read(photos[0].display_key)
     import io
 
     from PIL import Image
+
     assert not Image.open(io.BytesIO(display)).getexif()
     [event] = await _one(sandbox, select(ReportEvent))
     assert event.kind == "submit" and event.to_state == State.SUBMITTED and event.public
@@ -121,7 +128,9 @@ async def test_typed_address_instead_of_location(sandbox: Sandbox, emu: BotApiEm
     await c.chat.press_keyboard(VI("✍️ Type the address instead"))
     await c.expect(VI("Type the address: house number, street, village or quarter, commune or ward."))
     await c.chat.send_text("ngõ")
-    await c.expect(VI("The address is too short. Please type at least {min} characters: street, village, commune.", min=10))
+    await c.expect(
+        VI("The address is too short. Please type at least {min} characters: street, village, commune.", min=10)
+    )
     agency = province_commune(sandbox, 1)
     await c.chat.send_text(f"Số 5 ngõ 12, {agency}")
     ack = await c.send_photos([images.jpeg(seed=3)])
@@ -156,19 +165,23 @@ async def test_every_wrong_input_gets_a_prompt(sandbox: Sandbox, emu: BotApiEmul
     await c.chat.send_photo(images.jpeg(seed=4))
     await c.expect(VI("Please describe the problem in a text message."))
     await c.chat.send_text("ổ gà")
-    await c.expect(VI(
-        "The description is too short ({n} characters). Please write at least {min} characters "
-        "so the agency understands what happened.",
-        n=4,
-        min=20,
-    ))
+    await c.expect(
+        VI(
+            "The description is too short ({n} characters). Please write at least {min} characters "
+            "so the agency understands what happened.",
+            n=4,
+            min=20,
+        )
+    )
     await c.chat.send_text("x" * 4096)
-    too_long = await c.expect(VI(
-        "The description is too long ({n} characters). Please keep it under {max} characters; "
-        "your photos can show the rest.",
-        n=4096,
-        max=2000,
-    ))
+    too_long = await c.expect(
+        VI(
+            "The description is too long ({n} characters). Please keep it under {max} characters; "
+            "your photos can show the rest.",
+            n=4096,
+            max=2000,
+        )
+    )
     assert "4096" in too_long.content and len(too_long.content) < 500
     await c.describe()
     # Place step: a sticker and a photo.
@@ -336,10 +349,12 @@ async def test_place_outside_the_province_is_refused(sandbox: Sandbox, emu: BotA
     await c.register()
     await c.reach_place()
     await c.chat.send_location(21.0285, 105.8542)  # Hà Nội
-    await c.expect(VI(
-        "This place is outside the province, so no agency here can handle it. "
-        "Please send a place inside the province, or type the address."
-    ))
+    await c.expect(
+        VI(
+            "This place is outside the province, so no agency here can handle it. "
+            "Please send a place inside the province, or type the address."
+        )
+    )
     await c.locate()  # and a place inside is then taken
 
 
@@ -351,9 +366,14 @@ async def test_a_photo_from_another_citizens_report_is_flagged(sandbox: Sandbox,
     b = Citizen(emu, "Bình", "Phạm", phone="+84922222222")
     await b.register()
     await b.full_report([photo, images.jpeg(seed=51)])
-    assert VI("Note: {n} of your photos already appear in another person's report; the agency will see this.", n=1) in b.chat.last_bot_message.content
+    assert (
+        VI("Note: {n} of your photos already appear in another person's report; the agency will see this.", n=1)
+        in b.chat.last_bot_message.content
+    )
     first, second = await _one(sandbox, select(Report).order_by(Report.id))
-    flagged = await _one(sandbox, select(ReportPhoto).where(ReportPhoto.report_id == second.id).order_by(ReportPhoto.position))
+    flagged = await _one(
+        sandbox, select(ReportPhoto).where(ReportPhoto.report_id == second.id).order_by(ReportPhoto.position)
+    )
     assert flagged[0].reused_from_report_id == first.id and flagged[1].reused_from_report_id is None
     # Stored once: both reports point at the same content-addressed files.
     [original] = await _one(sandbox, select(ReportPhoto).where(ReportPhoto.report_id == first.id))
@@ -447,7 +467,7 @@ async def test_a_reimported_province_reaches_the_running_bot(sandbox: Sandbox, e
     """The IT team re-imports the province (another process); the running bot routes by it at once."""
     from dataclasses import replace as dc_replace
 
-    from bot.sandbox import load_province
+    from bot.cli.sandbox import load_province
 
     c = Citizen(emu)
     await c.register()
@@ -457,8 +477,10 @@ async def test_a_reimported_province_reaches_the_running_bot(sandbox: Sandbox, e
     first, second = by_code["XA-01"], by_code["XA-02"]
     # Swap the two communes' boundaries: the same point now lies in XA-02.
     swapped = tuple(
-        dc_replace(a, boundary=second.boundary) if a.code == "XA-01"
-        else dc_replace(a, boundary=first.boundary) if a.code == "XA-02"
+        dc_replace(a, boundary=second.boundary)
+        if a.code == "XA-01"
+        else dc_replace(a, boundary=first.boundary)
+        if a.code == "XA-02"
         else a
         for a in demo.agencies
     )
@@ -470,8 +492,7 @@ async def test_a_reimported_province_reaches_the_running_bot(sandbox: Sandbox, e
     assert [agencies[r.agency_id] for r in reports] == ["XA-01", "XA-02"]
 
 
-async def test_the_citizen_sees_the_deadline_after_a_pause_in_their_own_language(
-        emu: BotApiEmulator, settings) -> None:
+async def test_the_citizen_sees_the_deadline_after_a_pause_in_their_own_language(emu: BotApiEmulator, settings) -> None:
     """Asked for more, the citizen answers two days later: /myreports shows the deadline the answer set."""
     clock = Clock()
     async with running_bot(emu, settings, clock=clock) as bot:
@@ -484,8 +505,15 @@ async def test_the_citizen_sees_the_deadline_after_a_pause_in_their_own_language
             report = await session.scalar(select(Report).where(Report.code == code))
             agency = await session.get(Agency, report.agency_id)
             receiver = await _person(session, "receiver", agency, [Role.RECEIVING_OFFICER])
-            outcome = await casework.act(session, bot.deps.desk, report, Action.REQUEST_INFO, receiver.actor,
-                                         clock(), {"question": "Xin cho biết số nhà."})
+            outcome = await casework.act(
+                session,
+                bot.deps.desk,
+                report,
+                Action.REQUEST_INFO,
+                receiver.actor,
+                clock(),
+                {"question": "Xin cho biết số nhà."},
+            )
             assert outcome.ok
         asked = await lan.expect_buttons(VI("✍️ Answer"))
         clock.offset += timedelta(days=2)  # Friday 10:00: the 8 working hours start again from there

@@ -1,4 +1,5 @@
 """The `congdan` command as an IT team uses it: separate processes, real settings."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.emulator import BotApiEmulator
+from bot.emulators.telegram import BotApiEmulator
 from bot.i18n import translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +17,10 @@ DEMO_PROVINCE = ROOT / "examples" / "demo-province.yaml"
 
 async def congdan(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
@@ -75,7 +79,10 @@ async def test_run_serves_a_citizen_and_stops_cleanly(tmp_path: Path) -> None:
         code, _out, err = await congdan("admin", "import-province", str(DEMO_PROVINCE), env=env, cwd=tmp_path)
         assert code == 0, err
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run",
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
             cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE,

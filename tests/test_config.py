@@ -1,4 +1,5 @@
 """Settings: defaults, the file, the environment, and errors naming the setting."""
+
 from __future__ import annotations
 
 from pathlib import Path

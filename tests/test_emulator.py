@@ -1,4 +1,5 @@
 """The Bot API emulator, driven by a real python-telegram-bot Application."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import (
+from bot.emulators.telegram import (
     BotApiEmulator,
     ButtonNotFound,
     MessageView,
@@ -84,12 +85,13 @@ async def test_start_command_inline_keyboard_press_and_edit(emu: BotApiEmulator)
 
     async def start(update: Update, context: Context) -> None:
         assert update.message is not None
-        keyboard = InlineKeyboardMarkup([
-            [InlineKeyboardButton("Gửi phản ánh", callback_data="report")],
-            [InlineKeyboardButton("Cổng dịch vụ công", url="https://dichvucong.gov.vn")],
-        ])
-        await update.message.reply_text("<b>Xin chào</b> Lan", parse_mode="HTML",
-                                        reply_markup=keyboard)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton("Gửi phản ánh", callback_data="report")],
+                [InlineKeyboardButton("Cổng dịch vụ công", url="https://dichvucong.gov.vn")],
+            ]
+        )
+        await update.message.reply_text("<b>Xin chào</b> Lan", parse_mode="HTML", reply_markup=keyboard)
 
     async def on_press(update: Update, context: Context) -> None:
         query = update.callback_query
@@ -136,8 +138,9 @@ async def test_album_arrives_as_separate_updates_with_one_group_id(
     app.add_handler(MessageHandler(filters.PHOTO, on_photo))
     chat = emu.private_chat(emu.add_user("Minh"))
     async with running_application(app):
-        album = await chat.send_album([jpeg(color="red"), jpeg(color="blue"), jpeg(64, 48)],
-                                      caption="Ổ gà đường Lê Lợi")
+        album = await chat.send_album(
+            [jpeg(color="red"), jpeg(color="blue"), jpeg(64, 48)], caption="Ổ gà đường Lê Lợi"
+        )
         await emu.wait_delivered(timeout=2)
         await emu.wait_until(lambda: emu.sent_count == 3, timeout=2)
     group_ids = {group_id for group_id, _ in seen}
@@ -177,8 +180,10 @@ async def test_contact_location_and_reply_keyboard(emu: BotApiEmulator) -> None:
     async def ask(update: Update, context: Context) -> None:
         assert update.message is not None
         keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton("Chia sẻ số điện thoại", request_contact=True)],
-             [KeyboardButton("Gửi vị trí", request_location=True)]],
+            [
+                [KeyboardButton("Chia sẻ số điện thoại", request_contact=True)],
+                [KeyboardButton("Gửi vị trí", request_location=True)],
+            ],
             one_time_keyboard=True,
         )
         await update.message.reply_text("Cho tôi số điện thoại", reply_markup=keyboard)
@@ -187,8 +192,7 @@ async def test_contact_location_and_reply_keyboard(emu: BotApiEmulator) -> None:
         assert update.message is not None and update.message.contact is not None
         contact = update.message.contact
         own = contact.user_id == update.effective_user.id
-        await update.message.reply_text(f"{contact.phone_number} own={own}",
-                                        reply_markup=ReplyKeyboardRemove())
+        await update.message.reply_text(f"{contact.phone_number} own={own}", reply_markup=ReplyKeyboardRemove())
 
     async def on_location(update: Update, context: Context) -> None:
         assert update.message is not None and update.message.location is not None
@@ -259,14 +263,11 @@ async def test_expect_timeout_explains_what_arrived(emu: BotApiEmulator) -> None
 # --- the bot's own requests ------------------------------------------------------
 
 
-async def test_send_photo_upload_then_get_file_of_own_photo(
-    emu: BotApiEmulator, bot: Bot
-) -> None:
+async def test_send_photo_upload_then_get_file_of_own_photo(emu: BotApiEmulator, bot: Bot) -> None:
     user = emu.add_user("Lan")
     chat = emu.private_chat(user)
     data = jpeg(1280, 720)
-    message = await bot.send_photo(user.id, data, caption="Bản đồ <i>khu vực</i>",
-                                   parse_mode="HTML")
+    message = await bot.send_photo(user.id, data, caption="Bản đồ <i>khu vực</i>", parse_mode="HTML")
     assert [(size.width, size.height) for size in message.photo] == [(320, 180), (1280, 720)]
     assert message.caption == "Bản đồ khu vực"
     file = await bot.get_file(message.photo[-1].file_id)
@@ -274,8 +275,7 @@ async def test_send_photo_upload_then_get_file_of_own_photo(
     assert bytes(await file.download_as_bytearray()) == data
     # Resending by file_id reuses the photo, sizes and all.
     again = await bot.send_photo(user.id, message.photo[-1].file_id)
-    assert [size.file_unique_id for size in again.photo] == [
-        size.file_unique_id for size in message.photo]
+    assert [size.file_unique_id for size in again.photo] == [size.file_unique_id for size in message.photo]
     assert [m.event for m in chat.drain()] == ["sent", "sent"]
     with pytest.raises(BadRequest, match="Image_process_failed"):  # PTB capitalises
         await bot.send_photo(user.id, b"not an image")
@@ -285,26 +285,30 @@ async def test_send_media_group_and_documents(emu: BotApiEmulator, bot: Bot) -> 
     user = emu.add_user("Lan")
     chat = emu.private_chat(user)
     first = await bot.send_photo(user.id, jpeg(100, 100))
-    album = await bot.send_media_group(user.id, [
-        InputMediaPhoto(first.photo[-1].file_id, caption="cũ"),
-        InputMediaPhoto(jpeg(200, 100, "green")),
-    ])
+    album = await bot.send_media_group(
+        user.id,
+        [
+            InputMediaPhoto(first.photo[-1].file_id, caption="cũ"),
+            InputMediaPhoto(jpeg(200, 100, "green")),
+        ],
+    )
     assert len(album) == 2 and album[0].media_group_id == album[1].media_group_id
     assert album[0].caption == "cũ" and album[1].photo[-1].width == 200
-    docs = await bot.send_media_group(user.id, [
-        InputMediaDocument(b"%PDF-1.4 a", filename="a.pdf"),
-        InputMediaDocument(b"%PDF-1.4 b", filename="b.pdf"),
-    ])
+    docs = await bot.send_media_group(
+        user.id,
+        [
+            InputMediaDocument(b"%PDF-1.4 a", filename="a.pdf"),
+            InputMediaDocument(b"%PDF-1.4 b", filename="b.pdf"),
+        ],
+    )
     assert [d.document.file_name for d in docs] == ["a.pdf", "b.pdf"]
     assert docs[0].document.mime_type == "application/pdf"
     with pytest.raises(BadRequest, match="can't be mixed"):
-        await bot.send_media_group(user.id, [
-            InputMediaDocument(b"x", filename="x.txt"), InputMediaPhoto(jpeg(10, 10))])
+        await bot.send_media_group(user.id, [InputMediaDocument(b"x", filename="x.txt"), InputMediaPhoto(jpeg(10, 10))])
     assert len(chat.bot_messages) == 5 and emu.sent_count == 5
     document = await bot.send_document(user.id, b"col1,col2\n", filename="bao_cao.csv")
     assert document.document.file_name == "bao_cao.csv"
-    assert bytes(await (await bot.get_file(document.document.file_id))
-                 .download_as_bytearray()) == b"col1,col2\n"
+    assert bytes(await (await bot.get_file(document.document.file_id)).download_as_bytearray()) == b"col1,col2\n"
 
 
 async def test_bad_requests_surface_as_telegram_errors(emu: BotApiEmulator, bot: Bot) -> None:
@@ -315,8 +319,9 @@ async def test_bad_requests_surface_as_telegram_errors(emu: BotApiEmulator, bot:
         await bot.send_message(user.id, "a" * 4097)
     await bot.send_message(user.id, "ồ" * 4096)  # the limit counts characters, not bytes
     with pytest.raises(BadRequest, match="Button_data_invalid"):
-        await bot.send_message(user.id, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("quá dài", callback_data="đ" * 33)]]))
+        await bot.send_message(
+            user.id, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("quá dài", callback_data="đ" * 33)]])
+        )
     with pytest.raises(BadRequest, match="^Chat not found$"):
         await bot.send_message(987654321, "ai đó")
     with pytest.raises(BadRequest, match="Can't parse entities: unsupported start tag"):
@@ -325,8 +330,10 @@ async def test_bad_requests_surface_as_telegram_errors(emu: BotApiEmulator, bot:
         await bot.send_message(user.id, "Cảm ơn bạn.", parse_mode="MarkdownV2")
 
     message = await bot.send_message(user.id, "Trạng thái: mới")
-    with pytest.raises(BadRequest, match="^Message is not modified: specified new message "
-                                         "content and reply markup are exactly the same"):
+    with pytest.raises(
+        BadRequest,
+        match="^Message is not modified: specified new message content and reply markup are exactly the same",
+    ):
         await bot.edit_message_text("Trạng thái: mới", user.id, message.message_id)
     with pytest.raises(BadRequest, match="^Message to edit not found$"):
         await bot.edit_message_text("x", user.id, 9999)
@@ -356,8 +363,9 @@ async def test_copy_forward_and_caption_edit(emu: BotApiEmulator, bot: Bot) -> N
     citizen, official = emu.add_user("Lan"), emu.add_user("Cán bộ")
     photo = await emu.private_chat(citizen).send_photo(jpeg(400, 300), caption="Rác thải")
     officials = emu.private_chat(official)
-    copied = await bot.copy_message(official.id, citizen.id, photo.message_id,
-                                    caption="Phản ánh #7: <b>rác</b>", parse_mode="HTML")
+    copied = await bot.copy_message(
+        official.id, citizen.id, photo.message_id, caption="Phản ánh #7: <b>rác</b>", parse_mode="HTML"
+    )
     forwarded = await bot.forward_message(official.id, citizen.id, photo.message_id)
     assert forwarded.forward_origin.sender_user.id == citizen.id
     copy_view = officials.message(copied.message_id)
@@ -441,8 +449,7 @@ async def test_rate_limit_raises_retry_after(emu: BotApiEmulator, bot: Bot) -> N
 
 async def test_file_too_big_for_get_file() -> None:
     async with BotApiEmulator(max_download_size=1024) as small:
-        async with Bot(small.token, base_url=small.base_url,
-                       base_file_url=small.base_file_url) as client:
+        async with Bot(small.token, base_url=small.base_url, base_file_url=small.base_file_url) as client:
             user = small.add_user("Lan")
             view = await small.private_chat(user).send_document(b"x" * 2048, file_name="big.pdf")
             with pytest.raises(BadRequest, match="File is too big"):
@@ -459,10 +466,8 @@ async def test_chat_info_commands_and_menu(emu: BotApiEmulator, bot: Bot) -> Non
     assert (await bot.get_chat_member(group.id, minh.id)).status == "member"
     admins = await bot.get_chat_administrators(group.id)
     assert [admin.user.id for admin in admins] == [lan.id]
-    await bot.set_my_commands([("start", "Bắt đầu"), ("baocao", "Gửi phản ánh")],
-                              language_code="vi")
-    assert [c.command for c in await bot.get_my_commands(language_code="vi")] == [
-        "start", "baocao"]
+    await bot.set_my_commands([("start", "Bắt đầu"), ("baocao", "Gửi phản ánh")], language_code="vi")
+    assert [c.command for c in await bot.get_my_commands(language_code="vi")] == ["start", "baocao"]
     assert emu.commands(language_code="vi")[1]["description"] == "Gửi phản ánh"
     assert await bot.get_my_commands() == ()
     await bot.send_chat_action(lan.id, "typing")
@@ -480,12 +485,10 @@ async def test_raw_http_answers(emu: BotApiEmulator) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{emu.base_url}{emu.token}/noSuchMethod") as response:
             assert response.status == 404
-            assert await response.json() == {"ok": False, "error_code": 404,
-                                             "description": "Not Found"}
+            assert await response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
         async with http.post(f"{emu.base_url}999:WRONG/getMe") as response:
             assert response.status == 401
-        poll = asyncio.create_task(http.post(
-            f"{emu.base_url}{emu.token}/getUpdates", data={"timeout": "5"}))
+        poll = asyncio.create_task(http.post(f"{emu.base_url}{emu.token}/getUpdates", data={"timeout": "5"}))
         await asyncio.sleep(0.1)
         started = time.perf_counter()
         await emu.private_chat(user).send_text("/start")
@@ -493,10 +496,12 @@ async def test_raw_http_answers(emu: BotApiEmulator) -> None:
         body = await response.json()
         assert time.perf_counter() - started < 0.5
         assert body["ok"] and body["result"][0]["message"]["entities"] == [
-            {"type": "bot_command", "offset": 0, "length": 6}]
+            {"type": "bot_command", "offset": 0, "length": 6}
+        ]
         update_id = body["result"][0]["update_id"]
-        async with http.post(f"{emu.base_url}{emu.token}/getUpdates",
-                             json={"offset": update_id + 1, "timeout": 0}) as response:
+        async with http.post(
+            f"{emu.base_url}{emu.token}/getUpdates", json={"offset": update_id + 1, "timeout": 0}
+        ) as response:
             assert (await response.json())["result"] == []
 
 
@@ -505,22 +510,30 @@ async def test_control_api(emu: BotApiEmulator, bot: Bot) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{control}/users", json={"first_name": "Lan"}) as response:
             user = (await response.json())["result"]
-        async with http.post(f"{control}/messages",
-                             json={"user_id": user["id"], "text": "Xin chào"}) as response:
+        async with http.post(f"{control}/messages", json={"user_id": user["id"], "text": "Xin chào"}) as response:
             assert (await response.json())["result"]["text"] == "Xin chào"
         [update] = await bot.get_updates(timeout=0)
         assert update.message.text == "Xin chào"
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
         sent = await bot.send_message(user["id"], "Xác nhận?", reply_markup=keyboard)
-        async with http.post(f"{control}/callbacks", json={
-            "user_id": user["id"], "message_id": sent.message_id, "text": "OK",
-        }) as response:
+        async with http.post(
+            f"{control}/callbacks",
+            json={
+                "user_id": user["id"],
+                "message_id": sent.message_id,
+                "text": "OK",
+            },
+        ) as response:
             assert (await response.json())["result"]["data"] == "ok"
-        async with http.post(f"{control}/callbacks", json={
-            "user_id": user["id"], "message_id": sent.message_id, "text": "Không",
-        }) as response:
-            assert response.status == 400 and "no button" in (await response.json())[
-                "description"]
+        async with http.post(
+            f"{control}/callbacks",
+            json={
+                "user_id": user["id"],
+                "message_id": sent.message_id,
+                "text": "Không",
+            },
+        ) as response:
+            assert response.status == 400 and "no button" in (await response.json())["description"]
         async with http.get(f"{control}/chats/{user['id']}/messages") as response:
             history = (await response.json())["result"]
     assert [m["text"] for m in history] == ["Xin chào", "Xác nhận?"]
@@ -561,9 +574,15 @@ async def test_webhook_delivery(emu: BotApiEmulator, bot: Bot) -> None:
 
 
 def test_message_view_helpers() -> None:
-    view = MessageView(raw={
-        "message_id": 3, "chat": {"id": 1}, "from": {"id": 9, "is_bot": True}, "date": 0,
-        "caption": "Ảnh", "photo": [{"file_id": "a"}, {"file_id": "b"}],
-    })
+    view = MessageView(
+        raw={
+            "message_id": 3,
+            "chat": {"id": 1},
+            "from": {"id": 9, "is_bot": True},
+            "date": 0,
+            "caption": "Ảnh",
+            "photo": [{"file_id": "a"}, {"file_id": "b"}],
+        }
+    )
     assert view.content == "Ảnh" and view.largest_photo == {"file_id": "b"}
     assert view.buttons == [] and view.summary() == "#3 bot: 'Ảnh'"

@@ -5,6 +5,7 @@ The officials bring each report where the test needs it with their own buttons
 evidence photo, answering a clarification. The citizen answers with the
 buttons of the step messages, the prompts and typed texts (handlers/followup.py).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -12,8 +13,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.emulator import MessageView
-from bot.workflow import Action, Rating, State
+from bot.domain.workflow import Action, Rating, State
+from bot.emulators.telegram import MessageView
 from handlers import followup
 from storage.models import Agency, PendingInput, ReportEvent
 from tests import images
@@ -26,10 +27,10 @@ from tests.officials_driver import (  # noqa: F401  (fixtures, used by name)
     Filed,
     Office,
     clock_fixture,
+    fast_bot_fixture,
     office_fixture,
 )
-from tests.test_handover import fast_bot_fixture  # noqa: F401
-from tests.test_officials_flow import Person
+from tests.officials_world import Person
 
 QUESTION = "Xin cho biết số nhà cụ thể nơi đổ rác."
 ANSWER = "Trước số nhà 12, ngõ 34 đường Lê Lợi."
@@ -106,8 +107,9 @@ async def test_the_citizen_answers_a_request_for_information(office: Office) -> 
     report = await office.report(filed.report_id)
     assert report.state == State.SUBMITTED
     async with office.bot.deps.sessions() as session:
-        event = await session.scalar(select(ReportEvent).where(ReportEvent.report_id == report.id)
-                                     .order_by(ReportEvent.id.desc()).limit(1))
+        event = await session.scalar(
+            select(ReportEvent).where(ReportEvent.report_id == report.id).order_by(ReportEvent.id.desc()).limit(1)
+        )
         assert event is not None and event.kind == Action.PROVIDE_INFO and event.details["answer"] == ANSWER
         assert await session.scalar(select(PendingInput)) is None
 
@@ -115,8 +117,9 @@ async def test_the_citizen_answers_a_request_for_information(office: Office) -> 
     await wait_for_buttons(office, citizen, asked, [])
     late = await citizen.chat.press_stale(asked, followup.callback(followup.ANSWER, filed.report_id))
     await late.answer()
-    assert (await citizen.expect(edited=False)).content == VI(followup.MOVED_ON, code=filed.code,
-                                                 state=VI("⏳ waiting to be received"))
+    assert (await citizen.expect(edited=False)).content == VI(
+        followup.MOVED_ON, code=filed.code, state=VI("⏳ waiting to be received")
+    )
     # The next text is the citizen's own again, not an answer.
     await citizen.chat.send_text("xin chào")
     assert (await citizen.expect(edited=False)).content != VI(followup.INFO_SENT, agency=agency, code=filed.code)
@@ -185,8 +188,11 @@ async def test_an_unsatisfied_citizen_reopens_the_report(office: Office) -> None
     for round_ in (1, 2):
         result = await to_resolved(office, filed)
         thanks = await press(citizen, result, rating_label(Rating.UNSATISFIED))
-        assert thanks.content == (VI(followup.RATED, code=filed.code, rating=rating_label(Rating.UNSATISFIED))
-                                  + "\n\n" + VI(followup.REOPEN_OFFER))
+        assert thanks.content == (
+            VI(followup.RATED, code=filed.code, rating=rating_label(Rating.UNSATISFIED))
+            + "\n\n"
+            + VI(followup.REOPEN_OFFER)
+        )
         assert thanks.buttons == [VI("🔁 Re-open")]
         prompt = await press(citizen, thanks, VI("🔁 Re-open"))
         assert prompt.content == VI(followup.REOPEN_PROMPT, code=filed.code, agency=agency)
@@ -246,10 +252,12 @@ async def test_only_the_reports_citizen_may_use_its_buttons(office: Office) -> N
     neighbour = await office.new_citizen("Hoa", "Trần Thị", phone="+84987654321")
     # As from a forwarded copy of the result: the same callback data, pressed by someone else.
     for chat in (neighbour.chat, office.receiver.chat):
-        for data in (followup.callback(followup.RATE, filed.report_id, Rating.UNSATISFIED),
-                     followup.callback(followup.CLARIFY, filed.report_id),
-                     followup.callback(followup.REOPEN, filed.report_id),
-                     followup.callback(followup.ANSWER, filed.report_id)):
+        for data in (
+            followup.callback(followup.RATE, filed.report_id, Rating.UNSATISFIED),
+            followup.callback(followup.CLARIFY, filed.report_id),
+            followup.callback(followup.REOPEN, filed.report_id),
+            followup.callback(followup.ANSWER, filed.report_id),
+        ):
             message = chat.last_bot_message
             assert message is not None
             pressed = await chat.press_stale(message, data)

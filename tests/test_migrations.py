@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe, on both backends."""
+
 from __future__ import annotations
 
 import pytest

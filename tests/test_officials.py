@@ -1,4 +1,5 @@
 """Officials' accounts, roles, invitations and group bindings, at the service level, on both backends."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import citizens, notices, officials
-from bot.admin_commands import add_admin_commands, run_admin_command
-from bot.calendar import WorkingCalendar
-from bot.casework import Desk
+from bot.cli.admin import add_admin_commands, run_admin_command
+from bot.cli.sandbox import province_file
 from bot.config import Settings
-from bot.deadlines import StageLimits
-from bot.officials import (
+from bot.domain import citizens, notices, officials
+from bot.domain.calendar import WorkingCalendar
+from bot.domain.deadlines import StageLimits
+from bot.domain.desk import Desk
+from bot.domain.officials import (
     ANY_ROLE,
     Actor,
     AuditAction,
@@ -37,8 +39,7 @@ from bot.officials import (
     StatusChanged,
     StatusProblem,
 )
-from bot.province import import_province
-from bot.sandbox import province_file
+from bot.domain.province import import_province
 from storage.models import (
     AccessAudit,
     Agency,
@@ -76,18 +77,35 @@ async def agency(session: AsyncSession, code: str) -> Agency:
 
 async def account(session: AsyncSession, telegram_id: int) -> User:
     return await citizens.get_or_create(
-        session, platform="telegram", external_id=str(telegram_id), chat_id=str(telegram_id),
-        display_name="nick", client_language="vi", default_language="vi",
+        session,
+        platform="telegram",
+        external_id=str(telegram_id),
+        chat_id=str(telegram_id),
+        display_name="nick",
+        client_language="vi",
+        default_language="vi",
     )
 
 
 async def invite(
-    session: AsyncSession, code: str, role: Role, name: str = AN, *, at: datetime = NOW,
-    inviter: Official | None = None, **kwargs,
+    session: AsyncSession,
+    code: str,
+    role: Role,
+    name: str = AN,
+    *,
+    at: datetime = NOW,
+    inviter: Official | None = None,
+    **kwargs,
 ) -> IssuedInvitation:
     issued = await officials.create_invitation(
-        session, agency=await agency(session, code), role=role, full_name=name, at=at, actor=CLI,
-        inviter=inviter, **kwargs,
+        session,
+        agency=await agency(session, code),
+        role=role,
+        full_name=name,
+        at=at,
+        actor=CLI,
+        inviter=inviter,
+        **kwargs,
     )
     assert isinstance(issued, IssuedInvitation), issued
     return issued
@@ -102,8 +120,9 @@ async def onboard(session: AsyncSession, code: str, role: Role, telegram_id: int
 
 async def audit_rows(session: AsyncSession, action: AuditAction) -> list[AccessAudit]:
     await session.flush()
-    return list((await session.scalars(select(AccessAudit).where(AccessAudit.action == action)
-                                       .order_by(AccessAudit.id))).all())
+    return list(
+        (await session.scalars(select(AccessAudit).where(AccessAudit.action == action).order_by(AccessAudit.id))).all()
+    )
 
 
 # --- invitations --------------------------------------------------------------------------
@@ -195,18 +214,40 @@ async def test_roles_belong_to_the_right_kind_of_agency_and_inviters_are_limited
     xa01 = await agency(db, "XA-01")
     for code, role in (("XA-01", Role.SUPERVISOR), ("XA-01", Role.PLATFORM_ADMIN), ("VP-UBND", Role.FOCAL_UNIT)):
         problem = await officials.create_invitation(
-            db, agency=await agency(db, code), role=role, full_name=AN, at=NOW, actor=CLI, inviter=None)
+            db, agency=await agency(db, code), role=role, full_name=AN, at=NOW, actor=CLI, inviter=None
+        )
         assert problem is InviteProblem.ROLE_NOT_FOR_AGENCY
     for name in ("An", "Nguyễn Văn 4n", "x" * 200):
         problem = await officials.create_invitation(
-            db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=name, at=NOW, actor=CLI, inviter=None)
+            db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=name, at=NOW, actor=CLI, inviter=None
+        )
         assert problem is InviteProblem.BAD_NAME
-    assert await officials.create_invitation(
-        db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=AN, at=NOW, actor=CLI, inviter=None, phone="12",
-    ) is InviteProblem.BAD_PHONE
-    assert await officials.create_invitation(
-        db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=AN, at=NOW, actor=CLI, inviter=None, hours=0,
-    ) is InviteProblem.BAD_HOURS
+    assert (
+        await officials.create_invitation(
+            db,
+            agency=xa01,
+            role=Role.HANDLING_OFFICER,
+            full_name=AN,
+            at=NOW,
+            actor=CLI,
+            inviter=None,
+            phone="12",
+        )
+        is InviteProblem.BAD_PHONE
+    )
+    assert (
+        await officials.create_invitation(
+            db,
+            agency=xa01,
+            role=Role.HANDLING_OFFICER,
+            full_name=AN,
+            at=NOW,
+            actor=CLI,
+            inviter=None,
+            hours=0,
+        )
+        is InviteProblem.BAD_HOURS
+    )
 
     admin = await onboard(db, "XA-01", Role.AGENCY_ADMIN, 501)
     platform = await onboard(db, "SO-KHCN", Role.PLATFORM_ADMIN, 502, "Phạm Quốc Dũng")
@@ -217,22 +258,50 @@ async def test_roles_belong_to_the_right_kind_of_agency_and_inviters_are_limited
     khcn = await agency(db, "SO-KHCN")
     khcn_admin = await onboard(db, "SO-KHCN", Role.AGENCY_ADMIN, 503, "Lê Văn Hùng")
     assert Role.PLATFORM_ADMIN not in officials.grantable_roles(
-        khcn_admin, await officials.roles_of(db, khcn_admin.id), khcn)
-    assert await officials.create_invitation(
-        db, agency=khcn, role=Role.PLATFORM_ADMIN, full_name=AN, at=NOW, actor=CLI, inviter=khcn_admin,
-    ) is InviteProblem.NOT_ALLOWED
+        khcn_admin, await officials.roles_of(db, khcn_admin.id), khcn
+    )
+    assert (
+        await officials.create_invitation(
+            db,
+            agency=khcn,
+            role=Role.PLATFORM_ADMIN,
+            full_name=AN,
+            at=NOW,
+            actor=CLI,
+            inviter=khcn_admin,
+        )
+        is InviteProblem.NOT_ALLOWED
+    )
     assert Role.PLATFORM_ADMIN in officials.grantable_roles(
-        platform, await officials.roles_of(db, platform.id), await agency(db, "SO-KHCN"))
+        platform, await officials.roles_of(db, platform.id), await agency(db, "SO-KHCN")
+    )
     await invite(db, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", inviter=admin)
-    assert await officials.create_invitation(
-        db, agency=await agency(db, "XA-02"), role=Role.HANDLING_OFFICER, full_name=AN, at=NOW, actor=CLI,
-        inviter=admin,
-    ) is InviteProblem.NOT_ALLOWED
+    assert (
+        await officials.create_invitation(
+            db,
+            agency=await agency(db, "XA-02"),
+            role=Role.HANDLING_OFFICER,
+            full_name=AN,
+            at=NOW,
+            actor=CLI,
+            inviter=admin,
+        )
+        is InviteProblem.NOT_ALLOWED
+    )
     await invite(db, "XA-02", Role.AGENCY_ADMIN, "Lê Thị Bình", inviter=platform)
     await officials.suspend(db, admin, at=NOW, actor=CLI, desk=DESK)
-    assert await officials.create_invitation(
-        db, agency=xa01, role=Role.HANDLING_OFFICER, full_name=AN, at=NOW, actor=CLI, inviter=admin,
-    ) is InviteProblem.NOT_ALLOWED
+    assert (
+        await officials.create_invitation(
+            db,
+            agency=xa01,
+            role=Role.HANDLING_OFFICER,
+            full_name=AN,
+            at=NOW,
+            actor=CLI,
+            inviter=admin,
+        )
+        is InviteProblem.NOT_ALLOWED
+    )
 
 
 # --- authorisation ------------------------------------------------------------------------
@@ -346,8 +415,10 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
 
     assert await officials.move_official(db, mover, office, at=NOW, actor=CLI, desk=DESK) is MoveProblem.SAME_AGENCY
     for wrong in (mover, stranger, receiver):
-        assert await officials.move_official(
-            db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=wrong) is MoveProblem.BAD_HANDOVER
+        assert (
+            await officials.move_official(db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=wrong)
+            is MoveProblem.BAD_HANDOVER
+        )
 
     moved = await officials.move_official(db, mover, xa01, at=NOW, actor=CLI, desk=DESK, handover_to=colleague)
     assert isinstance(moved, Moved)
@@ -364,11 +435,15 @@ async def test_move_takes_the_roles_along_and_ends_the_old_agency_rights(db: Asy
     logged = [row for row in await audit_rows(db, AuditAction.MOVE) if row.outcome == "ok"]
     assert len(logged) == 1
     assert logged[0].details == {
-        "from_agency_id": office.id, "roles_moved": ["agency_head"], "roles_ended": ["supervisor"],
-        "handover_to": colleague.id, "reassigned": 0,
+        "from_agency_id": office.id,
+        "roles_moved": ["agency_head"],
+        "roles_ended": ["supervisor"],
+        "handover_to": colleague.id,
+        "reassigned": 0,
     }
-    assert await officials.reassign_open_work(db, DESK, mover, colleague, NOW,
-                                              officials.HandoverReason.MOVED) == 0  # no open work
+    assert (
+        await officials.reassign_open_work(db, DESK, mover, colleague, NOW, officials.HandoverReason.MOVED) == 0
+    )  # no open work
 
 
 # --- group chats ------------------------------------------------------------------------------
@@ -385,8 +460,9 @@ async def test_binding_a_group_takes_a_fresh_code_from_the_agency_administrator(
     assert row is not None and row.code_hash == hashlib.sha256(issued.code.encode()).hexdigest()
 
     async def bind(user_id: int, code: str = issued.code, chat: int = -100, at: datetime = NOW):
-        return await officials.bind_group(db, code_text=code, telegram_user_id=user_id, chat_id=chat,
-                                          title="Cán bộ xã 01", at=at)
+        return await officials.bind_group(
+            db, code_text=code, telegram_user_id=user_id, chat_id=chat, title="Cán bộ xã 01", at=at
+        )
 
     # Strangers and non-administrators are refused before any code is looked up.
     stranger = await bind(999)
@@ -431,18 +507,24 @@ async def test_binding_a_group_takes_a_fresh_code_from_the_agency_administrator(
     assert outcomes == ["malformed", "unknown", "expired", "ok", "used", "ok", "bound_to_other_agency", "ok"]
     refused = await audit_rows(db, AuditAction.REFUSED)
     assert [(row.actor_external_id, row.outcome) for row in refused] == [
-        ("999", "not_an_official"), ("503", "missing_role"), ("502", "other_agency")]
+        ("999", "not_an_official"),
+        ("503", "missing_role"),
+        ("502", "other_agency"),
+    ]
 
 
 async def test_adding_the_bot_to_a_group_is_checked_and_logged(db: AsyncSession) -> None:
     await onboard(db, "XA-01", Role.HANDLING_OFFICER, 501)
-    assert isinstance(await officials.bot_added_to_group(
-        db, adder_telegram_id=501, chat_id=-5, title="Tổ xử lý", at=NOW), Official)
+    assert isinstance(
+        await officials.bot_added_to_group(db, adder_telegram_id=501, chat_id=-5, title="Tổ xử lý", at=NOW), Official
+    )
     refusal = await officials.bot_added_to_group(db, adder_telegram_id=777, chat_id=-6, title="Nhóm lạ", at=NOW)
     assert isinstance(refusal, Refusal)
     rows = await audit_rows(db, AuditAction.GROUP_ADDED)
     assert [(r.actor_external_id, r.outcome, r.chat_id) for r in rows] == [
-        ("501", "ok", "-5"), ("777", "not_an_official", "-6")]
+        ("501", "ok", "-5"),
+        ("777", "not_an_official", "-6"),
+    ]
 
 
 async def test_the_access_log_is_append_only(db: AsyncSession) -> None:
@@ -468,9 +550,25 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
         await import_province(session, province_file())
     settings = Settings(database_url=database_url)
 
-    assert await run_admin_command(parse("invite", "--agency", "xa-01", "--role", "receiving-officer",
-                                         "--name", AN, "--phone", "0912345678", "--bot-username", "@cd_bot"),
-                                   settings) == 0
+    assert (
+        await run_admin_command(
+            parse(
+                "invite",
+                "--agency",
+                "xa-01",
+                "--role",
+                "receiving-officer",
+                "--name",
+                AN,
+                "--phone",
+                "0912345678",
+                "--bot-username",
+                "@cd_bot",
+            ),
+            settings,
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     link = out.strip().splitlines()[-1]
     assert link.startswith("https://t.me/cd_bot?start=inv_") and AN in out
@@ -483,11 +581,16 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
         assert isinstance(redeemed, Redeemed)
         official_id = redeemed.official.id
         bina = await invite(session, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", at=datetime.now(UTC))
-        redeemed = await officials.redeem_invitation(session, bina.payload, await account(session, 502), datetime.now(UTC))
+        redeemed = await officials.redeem_invitation(
+            session, bina.payload, await account(session, 502), datetime.now(UTC)
+        )
         assert isinstance(redeemed, Redeemed)
         bina_id = redeemed.official.id
 
-    assert await run_admin_command(parse("suspend", "--official", "0912 345 678", "999", "--reason", "lost"), settings) == 2
+    assert (
+        await run_admin_command(parse("suspend", "--official", "0912 345 678", "999", "--reason", "lost"), settings)
+        == 2
+    )
     captured = capsys.readouterr()
     assert f"suspended: official {official_id} {AN}" in captured.out and "999: no official" in captured.err
     assert await run_admin_command(parse("officials", "--agency", "XA-01", "--status", "suspended"), settings) == 0
@@ -496,22 +599,44 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
     assert await run_admin_command(parse("reinstate", "--official", str(official_id)), settings) == 0
     # Only an active handling officer of the agency can take over open work; anyone else is refused
     # before anything changes.
-    assert await run_admin_command(parse("suspend", "--official", str(bina_id), "--handover-to", str(official_id)),
-                                   settings) == 2
+    assert (
+        await run_admin_command(
+            parse("suspend", "--official", str(bina_id), "--handover-to", str(official_id)), settings
+        )
+        == 2
+    )
     assert "--handover-to must be another active handling officer" in capsys.readouterr().err
-    assert await run_admin_command(parse("move", "--official", str(bina_id), "--to", "XA-02",
-                                         "--handover-to", str(official_id)), settings) == 2
+    assert (
+        await run_admin_command(
+            parse("move", "--official", str(bina_id), "--to", "XA-02", "--handover-to", str(official_id)), settings
+        )
+        == 2
+    )
     assert "--handover-to must be another active handling officer" in capsys.readouterr().err
-    assert await run_admin_command(parse("move", "--official", str(official_id), "--to", "XA-02",
-                                         "--handover-to", str(bina_id)), settings) == 0
+    assert (
+        await run_admin_command(
+            parse("move", "--official", str(official_id), "--to", "XA-02", "--handover-to", str(bina_id)), settings
+        )
+        == 0
+    )
     assert "open assignments handed over: 0" in capsys.readouterr().out
     assert await run_admin_command(parse("revoke", "--official", str(official_id)), settings) == 0
     assert await run_admin_command(parse("revoke", "--invitation", "12345"), settings) == 2
     assert "no such invitation" in capsys.readouterr().err
-    assert await run_admin_command(parse("invite", "--agency", "XA-01", "--role", "supervisor", "--name", AN,
-                                         "--bot-username", "cd_bot"), settings) == 2
-    assert await run_admin_command(parse("invite", "--agency", "NOPE", "--role", "agency_head", "--name", AN,
-                                         "--bot-username", "cd_bot"), settings) == 2
+    assert (
+        await run_admin_command(
+            parse("invite", "--agency", "XA-01", "--role", "supervisor", "--name", AN, "--bot-username", "cd_bot"),
+            settings,
+        )
+        == 2
+    )
+    assert (
+        await run_admin_command(
+            parse("invite", "--agency", "NOPE", "--role", "agency_head", "--name", AN, "--bot-username", "cd_bot"),
+            settings,
+        )
+        == 2
+    )
     with pytest.raises(SystemExit):
         parse("invite", "--agency", "XA-01", "--role", "mayor", "--name", AN)
 
@@ -519,9 +644,14 @@ async def test_admin_commands(sessions: async_sessionmaker[AsyncSession], databa
         official = await session.get(Official, official_id)
         assert official is not None and official.status == OfficialStatus.REVOKED
         assert await session.scalar(select(OfficialRole).where(OfficialRole.official_id == official_id)) is None
-        actions = [(row.action, row.actor_platform) for row in await session.scalars(
-            select(AccessAudit).where(AccessAudit.subject_official_id == official_id, AccessAudit.outcome == "ok")
-            .order_by(AccessAudit.id))]
+        actions = [
+            (row.action, row.actor_platform)
+            for row in await session.scalars(
+                select(AccessAudit)
+                .where(AccessAudit.subject_official_id == official_id, AccessAudit.outcome == "ok")
+                .order_by(AccessAudit.id)
+            )
+        ]
     assert [a for a, _ in actions] == ["redeem", "suspend", "reinstate", "move", "revoke"]
     assert {p for a, p in actions if a != "redeem"} == {"cli"}
 
@@ -535,8 +665,16 @@ def test_services_in_bot_never_import_telegram() -> None:
         if path.name.startswith("telegram_") or path.name in telegram_bound:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}:{node.lineno} {name}" for name in names
-                          if name == "telegram" or name.startswith("telegram.")]
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name == "telegram" or name.startswith("telegram.")
+            ]
     assert offenders == []

@@ -1,21 +1,16 @@
 """Officials end to end: the real bot through the emulator, invitations made with the command line."""
+
 from __future__ import annotations
 
-import argparse
-import asyncio
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.admin_commands import add_admin_commands, run_admin_command
+from bot.cli.sandbox import Sandbox, running_bot
 from bot.config import Settings
-from bot.emulator import BotApiEmulator, ChatHandle, MessageView, User
-from bot.i18n import translator
-from bot.officials import (
+from bot.domain.officials import (
     ROLE_LABELS,
     BindProblem,
     RedeemProblem,
@@ -23,7 +18,7 @@ from bot.officials import (
     RefusalReason,
     Role,
 )
-from bot.sandbox import Sandbox, running_bot
+from bot.emulators.telegram import BotApiEmulator
 from handlers.officials import (
     GROUP_HELLO,
     INVITE_CANCELLED,
@@ -36,20 +31,17 @@ from handlers.officials import (
 )
 from storage.models import AccessAudit, GroupBinding, Invitation, Official
 from storage.models import User as Account
-
-VI = translator("vi")
-CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{8}\b")
-LINK = re.compile(r"https://t\.me/\S+\?start=(inv_[A-Za-z0-9_-]+)")
-
-
-@dataclass
-class Clock:
-    """The bot's clock, which a test may move forward without waiting."""
-
-    offset: timedelta = field(default=timedelta(0))
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+from tests.officials_world import (
+    CODE,
+    VI,
+    Clock,
+    Person,
+    admin,
+    bind_group,
+    eventually,
+    invite,
+    onboard,
+)
 
 
 @pytest.fixture
@@ -63,65 +55,8 @@ async def bot(emu: BotApiEmulator, settings: Settings, clock: Clock) -> AsyncIte
         yield sandbox
 
 
-async def eventually(sandbox: Sandbox, query, expected: object, timeout: float = 10.0) -> None:
-    """Wait until `query(session)` gives `expected`: for effects the bot has no reply for."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        async with sandbox.deps.sessions() as session:
-            got = await query(session)
-        if got == expected:
-            return
-        assert loop.time() < deadline, f"still {got!r}, expected {expected!r}"
-        await asyncio.sleep(0.05)
-
-
 def refused(reason: RefusalReason) -> str:
     return refusal_text(Refusal(reason), VI)
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_admin_commands(parser.add_subparsers(dest="admin_command", required=True))
-    return parser.parse_args(list(argv))
-
-
-async def admin(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run `congdan admin ...` in process; its standard output."""
-    code = await run_admin_command(parse(*argv), settings)
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
-async def invite(settings: Settings, capsys, agency: str, role: Role, name: str, *extra: str) -> str:
-    """An invitation link made on the command line (the bot's username comes from getMe)."""
-    out = await admin(settings, capsys, "invite", "--agency", agency, "--role", role, "--name", name, *extra)
-    link = out.strip().splitlines()[-1]
-    assert link.startswith("https://t.me/congdan_test_bot?start=inv_"), out
-    return link
-
-
-def payload(link: str) -> str:
-    found = LINK.search(link)
-    assert found, link
-    return found.group(1)
-
-
-class Person:
-    """Someone with Telegram; their display name is not their real name."""
-
-    def __init__(self, emu: BotApiEmulator, nickname: str) -> None:
-        self.user: User = emu.add_user(nickname, language_code="vi")
-        self.chat: ChatHandle = emu.private_chat(self.user)
-
-    async def open(self, link: str) -> MessageView:
-        await self.chat.send_text(f"/start {payload(link)}")
-        return await self.chat.expect(timeout=10)
-
-    async def say(self, text: str) -> MessageView:
-        await self.chat.send_text(text)
-        return await self.chat.expect(timeout=10)
 
 
 async def official_named(sandbox: Sandbox, name: str) -> Official:
@@ -131,16 +66,9 @@ async def official_named(sandbox: Sandbox, name: str) -> Official:
     return official
 
 
-async def onboard(sandbox: Sandbox, settings: Settings, capsys, emu: BotApiEmulator, agency: str, role: Role,
-                  name: str, nickname: str) -> Person:
-    person = Person(emu, nickname)
-    welcome = await person.open(await invite(settings, capsys, agency, role, name))
-    assert name in welcome.content and VI(ROLE_LABELS[role]) in welcome.content
-    return person
-
-
-async def test_an_invitation_link_binds_the_account_once(bot: Sandbox, settings: Settings, emu: BotApiEmulator,
-                                                        capsys) -> None:
+async def test_an_invitation_link_binds_the_account_once(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     link = await invite(settings, capsys, "XA-01", Role.RECEIVING_OFFICER, "Nguyễn Văn An", "--phone", "0912345678")
     an = Person(emu, "An béo 🍜")
     welcome = await an.open(link)
@@ -160,12 +88,18 @@ async def test_an_invitation_link_binds_the_account_once(bot: Sandbox, settings:
     assert (await binh.open(forged)).content == redeem_problem_text(RedeemProblem.FORGED, VI)
     assert (await binh.open("https://t.me/x?start=inv_oops")).content == redeem_problem_text(RedeemProblem.FORGED, VI)
     async with bot.deps.sessions() as session:
-        refusals = (await session.scalars(
-            select(AccessAudit).where(AccessAudit.action == "redeem", AccessAudit.outcome != "ok")
-            .order_by(AccessAudit.id))).all()
+        refusals = (
+            await session.scalars(
+                select(AccessAudit)
+                .where(AccessAudit.action == "redeem", AccessAudit.outcome != "ok")
+                .order_by(AccessAudit.id)
+            )
+        ).all()
         assert [(r.actor_external_id, r.outcome) for r in refusals] == [
-            (str(binh.user.id), "used"), (str(an.user.id), "used"),
-            (str(binh.user.id), "forged"), (str(binh.user.id), "forged"),
+            (str(binh.user.id), "used"),
+            (str(an.user.id), "used"),
+            (str(binh.user.id), "forged"),
+            (str(binh.user.id), "forged"),
         ]
         assert await session.scalar(select(Official).where(Official.full_name != "Nguyễn Văn An")) is None
 
@@ -174,8 +108,9 @@ async def test_an_invitation_link_binds_the_account_once(bot: Sandbox, settings:
     await binh.chat.expect(lambda m: VI("✅ I agree") in m.buttons, timeout=10)
 
 
-async def test_expired_and_revoked_links_are_refused(bot: Sandbox, settings: Settings, emu: BotApiEmulator,
-                                                    clock: Clock, capsys) -> None:
+async def test_expired_and_revoked_links_are_refused(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock, capsys
+) -> None:
     short = await invite(settings, capsys, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", "--hours", "1")
     withdrawn = await invite(settings, capsys, "XA-01", Role.HANDLING_OFFICER, "Trần Văn Cường")
     async with bot.deps.sessions() as session:
@@ -189,8 +124,9 @@ async def test_expired_and_revoked_links_are_refused(bot: Sandbox, settings: Set
         assert await session.scalar(select(Official)) is None
 
 
-async def test_an_agency_administrator_invites_from_the_bot(bot: Sandbox, settings: Settings, emu: BotApiEmulator,
-                                                           capsys) -> None:
+async def test_an_agency_administrator_invites_from_the_bot(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     boss = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
     citizen = Person(emu, "Citizen")
     assert (await citizen.say("/invite")).content == refused(RefusalReason.NOT_AN_OFFICIAL)
@@ -223,8 +159,9 @@ async def test_an_agency_administrator_invites_from_the_bot(bot: Sandbox, settin
         assert len((await session.scalars(select(Invitation))).all()) == 2
 
 
-async def test_a_suspended_official_is_refused_until_reinstated(bot: Sandbox, settings: Settings,
-                                                               emu: BotApiEmulator, capsys) -> None:
+async def test_a_suspended_official_is_refused_until_reinstated(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     boss = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
     platform = await onboard(bot, settings, capsys, emu, "SO-KHCN", Role.PLATFORM_ADMIN, "Phạm Quốc Dũng", "Dung")
     an = await official_named(bot, "Nguyễn Văn An")
@@ -253,20 +190,9 @@ async def test_a_suspended_official_is_refused_until_reinstated(bot: Sandbox, se
     assert (await boss.say("/invite")).content == refused(RefusalReason.REVOKED)
 
 
-async def bind_group(sandbox: Sandbox, boss: Person, emu: BotApiEmulator, *others: User) -> tuple[ChatHandle, MessageView]:
-    """The administrator gets a code, adds the bot to a new group and binds it."""
-    code_message = await boss.say("/bindgroup")
-    found = CODE.search(code_message.content)
-    assert found, code_message.content
-    group = emu.add_group("Cán bộ phường 1", members=[boss.user, *others], added_by=boss.user)
-    assert (await group.expect(timeout=10)).content == VI(GROUP_HELLO)
-    await group.send_text(f"/bind {found.group(0)}")
-    bound = await group.expect(timeout=10)
-    return group, bound
-
-
-async def test_a_group_is_bound_with_a_one_time_code(bot: Sandbox, settings: Settings, emu: BotApiEmulator,
-                                                     capsys) -> None:
+async def test_a_group_is_bound_with_a_one_time_code(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     boss = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
     group, bound = await bind_group(bot, boss, emu)
     an = await official_named(bot, "Nguyễn Văn An")
@@ -287,23 +213,35 @@ async def test_a_group_is_bound_with_a_one_time_code(bot: Sandbox, settings: Set
 
     # Upgraded to a supergroup, the group has a new id; the binding follows it.
     supergroup = {"id": -1009999, "type": "supergroup", "title": "Cán bộ phường 1"}
-    emu.inject_update("message", {
-        "message_id": 99, "from": boss.user.json, "chat": group.chat.json, "date": 0,
-        "migrate_to_chat_id": supergroup["id"],
-    })
+    emu.inject_update(
+        "message",
+        {
+            "message_id": 99,
+            "from": boss.user.json,
+            "chat": group.chat.json,
+            "date": 0,
+            "migrate_to_chat_id": supergroup["id"],
+        },
+    )
     await eventually(bot, lambda session: session.scalar(select(GroupBinding.chat_id)), str(supergroup["id"]))
 
     # Removing the bot ends the binding.
-    emu.inject_update("my_chat_member", {
-        "chat": supergroup, "from": boss.user.json, "date": 0,
-        "old_chat_member": {"status": "member", "user": emu.bot_user.json},
-        "new_chat_member": {"status": "kicked", "user": emu.bot_user.json, "until_date": 0},
-    })
+    emu.inject_update(
+        "my_chat_member",
+        {
+            "chat": supergroup,
+            "from": boss.user.json,
+            "date": 0,
+            "old_chat_member": {"status": "member", "user": emu.bot_user.json},
+            "new_chat_member": {"status": "kicked", "user": emu.bot_user.json, "until_date": 0},
+        },
+    )
     await eventually(bot, lambda session: session.scalar(select(GroupBinding)), None)
 
 
-async def test_the_bot_leaves_groups_that_strangers_add_it_to(bot: Sandbox, settings: Settings,
-                                                              emu: BotApiEmulator, capsys) -> None:
+async def test_the_bot_leaves_groups_that_strangers_add_it_to(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     stranger = emu.add_user("Người lạ")
     group = emu.add_group("Hội buôn chuyện", members=[stranger], added_by=stranger)
     assert (await group.expect(timeout=10)).content == VI(LEAVING)
@@ -321,8 +259,9 @@ async def test_the_bot_leaves_groups_that_strangers_add_it_to(bot: Sandbox, sett
     assert team.chat.bot_status == "member"
 
 
-async def test_being_in_a_bound_group_gives_no_rights(bot: Sandbox, settings: Settings, emu: BotApiEmulator,
-                                                      capsys) -> None:
+async def test_being_in_a_bound_group_gives_no_rights(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, capsys
+) -> None:
     boss = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
     member = Person(emu, "Hàng xóm")
     group, bound = await bind_group(bot, boss, emu, member.user)
@@ -344,9 +283,12 @@ async def test_being_in_a_bound_group_gives_no_rights(bot: Sandbox, settings: Se
     await group.send_text(f"/bind {fresh.group(0)}")
     assert (await group.expect(timeout=10)).content == refused(RefusalReason.OTHER_AGENCY)
     async with bot.deps.sessions() as session:
-        refusals = (await session.scalars(select(AccessAudit).where(AccessAudit.action == "refused")
-                                          .order_by(AccessAudit.id))).all()
+        refusals = (
+            await session.scalars(select(AccessAudit).where(AccessAudit.action == "refused").order_by(AccessAudit.id))
+        ).all()
         assert [(r.actor_external_id, r.outcome) for r in refusals] == [
-            (str(member.user.id), "not_an_official"), (str(member.user.id), "not_an_official"),
-            (str(boss.user.id), "other_agency"), (str(boss.user.id), "other_agency"),
+            (str(member.user.id), "not_an_official"),
+            (str(member.user.id), "not_an_official"),
+            (str(boss.user.id), "other_agency"),
+            (str(boss.user.id), "other_agency"),
         ]

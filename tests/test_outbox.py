@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import io
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,9 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
-from bot import outbox, telegram_transport
 from bot.config import Settings
-from bot.delivery import (
+from bot.delivery import outbox
+from bot.delivery.outbox import Priority
+from bot.delivery.rendering import Button, Rendered, Renderers, UnknownKind
+from bot.delivery.sender import (
     ChatKind,
     DeliveryError,
     GlobalPacer,
@@ -38,12 +40,11 @@ from bot.delivery import (
     TemporaryFailure,
     Unreachable,
 )
-from bot.emulator import BotApiEmulator
-from bot.emulator import User as EmuUser
+from bot.emulators.telegram import BotApiEmulator
+from bot.emulators.telegram import User as EmuUser
 from bot.i18n import Translator, translator
-from bot.outbox import Priority
-from bot.rendering import Button, Rendered, Renderers, UnknownKind
-from bot.telegram_transport import CAPTION_SUFFIX, AiohttpRequest, TelegramTransport, start_sender
+from bot.platforms.telegram import transport as telegram_transport
+from bot.platforms.telegram.transport import CAPTION_SUFFIX, AiohttpRequest, TelegramTransport, start_sender
 from storage.media import MediaKind, MediaStore
 from storage.models import OutboxMessage, OutboxStatus, User
 
@@ -179,9 +180,7 @@ async def add_user(sessions: Sessions, person: EmuUser, language: str = "vi") ->
         return user.id
 
 
-async def enqueue(
-    sessions: Sessions, chat: int | str, kind: str = "test.echo", **kwargs: Any
-) -> OutboxMessage | None:
+async def enqueue(sessions: Sessions, chat: int | str, kind: str = "test.echo", **kwargs: Any) -> OutboxMessage | None:
     params = kwargs.pop("params", None)
     if params is None:
         params = {"text": kwargs.pop("text", "hello")}
@@ -234,9 +233,7 @@ def jpeg(color: tuple[int, int, int]) -> bytes:
 # --- enqueueing ------------------------------------------------------------------------------
 
 
-async def test_rolled_back_enqueue_sends_nothing(
-    sessions: Sessions, emu: BotApiEmulator, transport: Recording
-) -> None:
+async def test_rolled_back_enqueue_sends_nothing(sessions: Sessions, emu: BotApiEmulator, transport: Recording) -> None:
     lan, binh = emu.add_user("Lan"), emu.add_user("Bình")
 
     class Abort(Exception):
@@ -254,9 +251,7 @@ async def test_rolled_back_enqueue_sends_nothing(
     assert [r.status for r in await rows(sessions)] == [OutboxStatus.SENT]
 
 
-async def test_dedupe_key_enqueues_once(
-    sessions: Sessions, emu: BotApiEmulator, transport: Recording
-) -> None:
+async def test_dedupe_key_enqueues_once(sessions: Sessions, emu: BotApiEmulator, transport: Recording) -> None:
     lan = emu.add_user("Lan")
     key = "reminder:report:12:receive:50%"
     first = await enqueue(sessions, lan.id, text="first", dedupe_key=key)
@@ -279,9 +274,7 @@ async def test_dedupe_key_enqueues_once(
 
 async def test_params_must_be_plain_values(session: AsyncSession) -> None:
     with pytest.raises(TypeError, match="plain values"):
-        await outbox.enqueue(
-            session, chat_id="1", kind="test.echo", params={"at": datetime.now(UTC)}
-        )
+        await outbox.enqueue(session, chat_id="1", kind="test.echo", params={"at": datetime.now(UTC)})
     with pytest.raises(TypeError, match="plain values"):
         await outbox.enqueue(session, chat_id="1", kind="test.echo", params={"ids": [1, {2, 3}]})
 
@@ -313,9 +306,7 @@ async def test_priority_then_age_decides_the_order(
     assert (await rows(sessions))[-1].status is OutboxStatus.PENDING  # not due yet
 
 
-async def test_language_is_chosen_when_sending(
-    sessions: Sessions, emu: BotApiEmulator, transport: Recording
-) -> None:
+async def test_language_is_chosen_when_sending(sessions: Sessions, emu: BotApiEmulator, transport: Recording) -> None:
     lan, group_member = emu.add_user("Lan"), emu.add_user("Cán bộ")
     agency = emu.add_group("UBND phường", [group_member])
     lan_id = await add_user(sessions, lan, language="vi")
@@ -361,14 +352,10 @@ async def test_the_claim_fetches_rows_by_primary_key(sessions: Sessions, engine:
     assert not any("ix_outbox_claim" in str(step) for step in plan), plan
 
 
-async def test_edit_of_changes_the_card_in_place(
-    sessions: Sessions, emu: BotApiEmulator, transport: Recording
-) -> None:
+async def test_edit_of_changes_the_card_in_place(sessions: Sessions, emu: BotApiEmulator, transport: Recording) -> None:
     member = emu.add_user("Cán bộ")
     group = emu.add_group("UBND xã", [member])
-    card = await enqueue(
-        sessions, group.id, "test.card", params={"text": "PA-1: new", "buttons": ["Receive"]}
-    )
+    card = await enqueue(sessions, group.id, "test.card", params={"text": "PA-1: new", "buttons": ["Receive"]})
     assert card is not None
     # Queued before the card itself went out: the edit waits for it.
     await enqueue(
@@ -435,9 +422,7 @@ async def test_photos_as_caption_or_album_then_text(
     one = await enqueue(
         sessions, lan.id, "test.card", params={"text": "one photo", "photos": keys[:1], "buttons": ["Open"]}
     )
-    await enqueue(
-        sessions, binh.id, "test.card", params={"text": "three photos", "photos": keys, "buttons": ["Open"]}
-    )
+    await enqueue(sessions, binh.id, "test.card", params={"text": "three photos", "photos": keys, "buttons": ["Open"]})
     await make_sender(sessions, transport).drain_once()
 
     [single] = emu.private_chat(lan).bot_messages
@@ -458,9 +443,7 @@ async def test_photos_as_caption_or_album_then_text(
     assert edited.caption == "one photo, received" and not edited.has_inline_keyboard
 
 
-async def test_unknown_kind_fails_the_row_only(
-    sessions: Sessions, emu: BotApiEmulator, transport: Recording
-) -> None:
+async def test_unknown_kind_fails_the_row_only(sessions: Sessions, emu: BotApiEmulator, transport: Recording) -> None:
     lan = emu.add_user("Lan")
     await enqueue(sessions, lan.id, "report.from_the_future", params={})
     await enqueue(sessions, emu.add_user("Bình").id, text="fine")
@@ -559,8 +542,7 @@ async def test_an_outage_pauses_the_sender_and_loses_nothing(
 ) -> None:
     people = [emu.add_user(f"P{i}") for i in range(40)]
     for person in people:
-        await enqueue(sessions, person.id, text="flood warning", priority=Priority.URGENT,
-                      redeliver_unconfirmed=True)
+        await enqueue(sessions, person.id, text="flood warning", priority=Priority.URGENT, redeliver_unconfirmed=True)
     # Two tries 20 ms apart: before outages paused the sender, an outage failed every row it reached.
     config = fast(global_per_second=100, max_attempts=2, outage_backoff_initial=0.05, outage_backoff_max=0.2)
     due = {row.id: row.not_before for row in await rows(sessions)}
@@ -651,8 +633,9 @@ async def test_per_chat_rates_are_kept(sessions: Sessions, emu: BotApiEmulator, 
 async def test_a_channel_named_by_its_username_is_paced_as_a_group(
     sessions: Sessions, emu: BotApiEmulator, transport: Recording
 ) -> None:
-    channel = emu.add_group("Kênh cảnh báo tỉnh", [emu.add_user("Quản trị")], supergroup=True,
-                            username="canhbao_tinh", bot_is_admin=True)
+    channel = emu.add_group(
+        "Kênh cảnh báo tỉnh", [emu.add_user("Quản trị")], supergroup=True, username="canhbao_tinh", bot_is_admin=True
+    )
     for i in range(2):
         await enqueue(sessions, "@canhbao_tinh", text=f"alert {i}")
     # A private chat could take 20 a second here; a group or channel 4 (240/min).
@@ -737,9 +720,7 @@ async def test_claim_keeps_one_row_per_chat_in_flight(sessions: Sessions) -> Non
     assert [(r.id, r.chat_id) for r in first] == [(1, "10"), (3, "11"), (5, "12")]
     assert await outbox.claim(sessions, worker="w", limit=10, now=now) == []
     # A row waiting for a retry holds back the rows queued after it for its chat.
-    await outbox.mark_retry(
-        sessions, first[0], not_before=now + timedelta(seconds=5), error="x", count_attempt=True
-    )
+    await outbox.mark_retry(sessions, first[0], not_before=now + timedelta(seconds=5), error="x", count_attempt=True)
     assert await outbox.claim(sessions, worker="w", limit=10, now=now) == []
     [retried] = await outbox.claim(sessions, worker="w", limit=10, now=now + timedelta(seconds=6))
     assert retried.id == 1 and retried.attempts == 1
@@ -798,7 +779,10 @@ async def test_application_sender_starts_wakes_and_stops(
 
     # Above the free limit every message must be a paid broadcast, or Telegram holds it to 30/s.
     fast_sender = await start_sender(
-        settings, sessions, MediaStore(tmp_path / "media"), renderers=registry,
+        settings,
+        sessions,
+        MediaStore(tmp_path / "media"),
+        renderers=registry,
         config=SenderConfig(poll_interval=30, global_per_second=1000),
     )
     try:
@@ -895,6 +879,7 @@ def test_telegram_errors_map_to_neutral_ones(error: TelegramError, expected: obj
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 def test_plain_api_answers_map_as_ptbs_do() -> None:
     """The sender's own sendMessage (AiohttpRequest.call) raises what PTB would for each answer."""
+
     def neutral(status: int, **answer: Any) -> DeliveryError:
         error = telegram_transport._api_error(status, {"ok": False, "error_code": status, **answer})
         return telegram_transport._neutral(error, partial=False, idempotent=False)
@@ -908,4 +893,3 @@ def test_plain_api_answers_map_as_ptbs_do() -> None:
     assert isinstance(moved, Rejected) and "-100" in moved.detail
     down = neutral(502, description="Bad Gateway")
     assert isinstance(down, TemporaryFailure) and not down.maybe_delivered
-

@@ -5,30 +5,30 @@ Once the officials are in, the bot's clock is moved to a Wednesday morning a
 week or more ahead (never behind the real clock, which the outbox's own times
 follow), so that office hours hold whatever the hour of the test run.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot import reports
-from bot.calendar import WorkingCalendar
+from bot.cli.sandbox import Sandbox, running_bot
 from bot.config import Settings
-from bot.delivery import SenderConfig
-from bot.drafts import DraftContent, DraftPhoto
-from bot.emulator import BotApiEmulator
-from bot.officials import Refusal, RefusalReason, Role
-from bot.routing import Router
-from bot.sandbox import Sandbox, running_bot
+from bot.delivery.sender import SenderConfig
+from bot.domain import reports
+from bot.domain.drafts import DraftContent, DraftPhoto
+from bot.domain.officials import Refusal, RefusalReason, Role
+from bot.domain.routing import Router
+from bot.emulators.telegram import BotApiEmulator
 from handlers import calendar_admin
 from handlers.calendar_admin import day_text
 from handlers.officials import refusal_text
 from handlers.overdue import HEADING
 from storage.models import Report, User
-from tests.reminder_world import IN_WARD, VN, vn
-from tests.test_officials_flow import VI, Clock, Person, bind_group, onboard
+from tests.officials_world import VI, Clock, Person, bind_group, onboard
+from tests.reminder_world import IN_WARD, a_quiet_wednesday, vn
 
 WAIT = 10.0
 
@@ -36,15 +36,6 @@ WAIT = 10.0
 @pytest.fixture
 def settings_overrides() -> dict:
     return {"scheduler_enabled": True, "scheduler_tick_seconds": 0.2, "scheduler_lease_seconds": 1.0}
-
-
-def a_quiet_wednesday(now: datetime) -> datetime:
-    """10:00 on a Wednesday at least a week ahead, with Monday to Wednesday working days."""
-    calendar = WorkingCalendar()
-    day = now.astimezone(VN).date() + timedelta(days=7)
-    while day.weekday() != 2 or not all(calendar.is_working_day(day - timedelta(days=k)) for k in range(3)):
-        day += timedelta(days=1)
-    return datetime.combine(day, time(10), tzinfo=VN)
 
 
 @pytest.fixture
@@ -63,20 +54,28 @@ async def bot(emu: BotApiEmulator, settings: Settings, clock: Clock) -> AsyncIte
 async def file_report(bot: Sandbox, at: datetime) -> Report:
     """A citizen's report submitted at `at`, as the bot submits one."""
     photo = DraftPhoto("f" * 64, "originals/f", "display/f.jpg", None, "jpeg", 800, 600)
-    content = DraftContent(topic="environment", description="Rác thải đổ trộm cạnh mương thoát nước.",
-                           latitude=IN_WARD[0], longitude=IN_WARD[1], photos=(photo,), identity_public=False)
+    content = DraftContent(
+        topic="environment",
+        description="Rác thải đổ trộm cạnh mương thoát nước.",
+        latitude=IN_WARD[0],
+        longitude=IN_WARD[1],
+        photos=(photo,),
+        identity_public=False,
+    )
     async with bot.deps.sessions.begin() as session:
         citizen = User(platform="telegram", external_id="citizen-1", chat_id="1", language="vi")
         session.add(citizen)
         await session.flush()
-        done = await reports.submit(session, citizen, content, router=await Router.load(session),
-                                    desk=bot.deps.desk, now=at, year=at.year)
+        done = await reports.submit(
+            session, citizen, content, router=await Router.load(session), desk=bot.deps.desk, now=at, year=at.year
+        )
         assert isinstance(done, reports.Submitted)
         return done.report
 
 
-async def test_reminders_reach_people_and_overdue_lists_them(bot: Sandbox, settings: Settings,
-                                                            emu: BotApiEmulator, clock: Clock, capsys) -> None:
+async def test_reminders_reach_people_and_overdue_lists_them(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock, capsys
+) -> None:
     admin = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_ADMIN, "Nguyễn Văn An", "An")
     head = await onboard(bot, settings, capsys, emu, "XA-01", Role.AGENCY_HEAD, "Phạm Thị Dung", "Dung")
     handler = await onboard(bot, settings, capsys, emu, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", "Binh")
@@ -108,14 +107,17 @@ async def test_reminders_reach_people_and_overdue_lists_them(bot: Sandbox, setti
         assert row is not None and row.next_reminder_at is not None and row.next_reminder_at > clock()
 
 
-async def test_the_platform_administrator_changes_the_calendar(bot: Sandbox, settings: Settings,
-                                                              emu: BotApiEmulator, clock: Clock, capsys) -> None:
+async def test_the_platform_administrator_changes_the_calendar(
+    bot: Sandbox, settings: Settings, emu: BotApiEmulator, clock: Clock, capsys
+) -> None:
     admin = await onboard(bot, settings, capsys, emu, "SO-KHCN", Role.PLATFORM_ADMIN, "Vũ Thị Hoa", "Hoa")
     receiver = await onboard(bot, settings, capsys, emu, "XA-01", Role.RECEIVING_OFFICER, "Nguyễn Văn An", "An")
     assert (await Person(emu, "Khách").say("/calendar")).content == refusal_text(
-        Refusal(RefusalReason.NOT_AN_OFFICIAL), VI)
+        Refusal(RefusalReason.NOT_AN_OFFICIAL), VI
+    )
     assert (await receiver.say("/calendar off 06/03/2030")).content == refusal_text(
-        Refusal(RefusalReason.MISSING_ROLE), VI)
+        Refusal(RefusalReason.MISSING_ROLE), VI
+    )
 
     # Tuesday 5/3/2030 10:00: a report to be received by Wednesday 10:00.
     clock.offset = vn(2030, 3, 5, 10) - datetime.now(UTC)
@@ -123,14 +125,17 @@ async def test_the_platform_administrator_changes_the_calendar(bot: Sandbox, set
     wednesday, zone = date(2030, 3, 6), bot.deps.settings.zone
     # The government makes Wednesday a day off: the report keeps its 8 working hours, due on Thursday.
     said = await admin.say("/calendar off 06/03/2030 Nghỉ bù theo QĐ 12/2030")
-    assert said.content == "\n".join([VI(calendar_admin.NOW_OFF, day=day_text(wednesday, VI, zone)),
-                                      VI(calendar_admin.MOVED, n=1)])
+    assert said.content == "\n".join(
+        [VI(calendar_admin.NOW_OFF, day=day_text(wednesday, VI, zone)), VI(calendar_admin.MOVED, n=1)]
+    )
     assert not bot.deps.calendar.is_working_day(wednesday)
     assert (await _due(bot, report)) - report.due_at == timedelta(days=1)
 
     listing = await admin.say("/calendar 2030")
-    assert f"{day_text(wednesday, VI, zone)}: {VI('day off')}, {VI('administrator')}: Nghỉ bù theo QĐ 12/2030" \
+    assert (
+        f"{day_text(wednesday, VI, zone)}: {VI('day off')}, {VI('administrator')}: Nghỉ bù theo QĐ 12/2030"
         in listing.content
+    )
     assert f"{day_text(date(2030, 9, 2), VI, zone)}: {VI('day off')}, {VI('public holiday')}" in listing.content
     # Taken back from the listing's button: the deadline is Wednesday's again.
     await admin.chat.press(listing, "🗑 06/03/2030")
@@ -147,7 +152,8 @@ async def test_the_platform_administrator_changes_the_calendar(bot: Sandbox, set
     assert bot.deps.calendar.is_working_day(saturday)
     assert (await admin.say("/calendar off 31/02/2030")).content == VI(calendar_admin.NOT_A_DATE, text="31/02/2030")
     assert (await admin.say("/calendar remove 07/03/2030")).content == VI(
-        calendar_admin.NOT_CHANGED, day=day_text(date(2030, 3, 7), VI, zone))
+        calendar_admin.NOT_CHANGED, day=day_text(date(2030, 3, 7), VI, zone)
+    )
     assert (await admin.say("/calendar sometime")).content == VI(calendar_admin.USAGE)
 
 

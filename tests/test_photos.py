@@ -1,4 +1,5 @@
-"""Photo checks (bot/photos.py) and the content-addressed store (storage/media.py)."""
+"""Photo checks (bot/domain/photos.py) and the content-addressed store (storage/media.py)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,8 @@ import pytest
 from PIL import EpsImagePlugin, ExifTags, Image, ImageCms, ImageFile
 from PIL.TiffImagePlugin import IFDRational
 
-import bot.photos
-from bot.photos import (
+import bot.domain.photos
+from bot.domain.photos import (
     DISPLAY_SUFFIX,
     PhotoLimits,
     PhotoProblem,
@@ -86,7 +87,9 @@ def test_a_plain_jpeg_passes() -> None:
         (lambda: images.tiff(), "TIFF", ".tif"),
     ],
 )
-def test_other_photo_formats_are_detected_from_content(factory: Callable[[], bytes], expected: str, suffix: str) -> None:
+def test_other_photo_formats_are_detected_from_content(
+    factory: Callable[[], bytes], expected: str, suffix: str
+) -> None:
     photo = process_photo(factory())
     assert photo.source_format == expected
     assert photo.original_suffix == suffix
@@ -127,7 +130,7 @@ def test_too_large_is_refused_before_anything_is_parsed(monkeypatch: pytest.Monk
     def no_open(*args: object, **kwargs: object) -> None:
         raise AssertionError("an oversize file must not be parsed")
 
-    monkeypatch.setattr(bot.photos.Image, "open", no_open)
+    monkeypatch.setattr(bot.domain.photos.Image, "open", no_open)
     data = images.oversize_jpeg(50_000)
     refused = rejection(data, PhotoLimits(max_bytes=40_000))
     assert refused.problem is PhotoProblem.TOO_LARGE
@@ -316,10 +319,16 @@ def test_gps_in_whole_degree_rationals() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (IFDRational(95, 1), IFDRational(0, 1), IFDRational(0, 1))},
+        {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (IFDRational(95, 1), IFDRational(0, 1), IFDRational(0, 1)),
+        },
         {ExifTags.GPS.GPSLatitude: (IFDRational(1, 0), IFDRational(0, 1), IFDRational(0, 1))},
         {ExifTags.GPS.GPSLatitudeRef: "Q"},
-        {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (IFDRational(21, 1), IFDRational(75, 1), IFDRational(0, 1))},
+        {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (IFDRational(21, 1), IFDRational(75, 1), IFDRational(0, 1)),
+        },
         {ExifTags.GPS.GPSStatus: "V"},
     ],
     ids=["latitude-95", "zero-denominator", "bad-ref", "75-minutes", "void-fix"],
@@ -481,7 +490,9 @@ def test_put_and_read_back(tmp_path: Path) -> None:
 def test_originals_and_display_copies_live_apart(tmp_path: Path) -> None:
     store = MediaStore(tmp_path)
     photo = process_photo(images.jpeg(seed=1, gps=(21.025, 105.85)))
-    original = store.put(images.jpeg(seed=1, gps=(21.025, 105.85)), kind=MediaKind.ORIGINAL, suffix=photo.original_suffix)
+    original = store.put(
+        images.jpeg(seed=1, gps=(21.025, 105.85)), kind=MediaKind.ORIGINAL, suffix=photo.original_suffix
+    )
     display = store.put(photo.display, kind=MediaKind.DISPLAY, suffix=DISPLAY_SUFFIX)
     assert original.startswith("original/") and display.startswith("display/")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["display", "original"]
@@ -565,7 +576,10 @@ def test_keys_that_could_escape_the_store_are_refused(tmp_path: Path, key: str) 
     assert issubclass(InvalidMediaKey, ValueError)
 
 
-@pytest.mark.parametrize(("kind", "suffix"), [("secret", ".jpg"), ("../x", ".jpg"), ("display", "/../x"), ("display", "jpg"), ("display", ".JPG")])
+@pytest.mark.parametrize(
+    ("kind", "suffix"),
+    [("secret", ".jpg"), ("../x", ".jpg"), ("display", "/../x"), ("display", "jpg"), ("display", ".JPG")],
+)
 def test_bad_kind_or_suffix_is_refused(tmp_path: Path, kind: str, suffix: str) -> None:
     with pytest.raises(ValueError):
         MediaStore(tmp_path).put(b"x", kind=kind, suffix=suffix)

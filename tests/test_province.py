@@ -1,4 +1,5 @@
 """The province file: reading, checking, and importing it (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import copy
@@ -14,13 +15,12 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.calendars import weekly_hours_from_json
-from bot.deadlines import province_limits_from_json
-from bot.province import (
+from bot.domain.deadlines import province_limits_from_json
+from bot.domain.office_hours import calendar_from_json, weekly_hours_from_json
+from bot.domain.province import (
     ChangeCounts,
     ProvinceFile,
     ProvinceFileError,
-    calendar_from_json,
     geometry_from_geojson,
     import_province,
     load_province_file,
@@ -68,7 +68,10 @@ def square(west: float, south: float, east: float, north: float) -> dict[str, An
 
 
 # Corners in the wrong order: the outline crosses itself.
-BOWTIE = {"type": "Polygon", "coordinates": [[[106.0, 22.0], [106.1, 22.1], [106.1, 22.0], [106.0, 22.1], [106.0, 22.0]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [[[106.0, 22.0], [106.1, 22.1], [106.1, 22.0], [106.0, 22.1], [106.0, 22.0]]],
+}
 
 
 # --- the demo file ------------------------------------------------------------------
@@ -284,8 +287,13 @@ def test_province_office_hours_and_deadlines_are_checked() -> None:
     assert data.deadlines == {"receive_hours": 4.0, "handle_days": 5.5}
 
     raw["office_hours"] = {"mon-fry": ["07:00-11:00"]}
-    raw["deadlines"] = {"receive_hours": 0, "handle_days": "7", "urgent_handle_hours": True,
-                        "dispatch_hours": 5000, "answer_days": 7}
+    raw["deadlines"] = {
+        "receive_hours": 0,
+        "handle_days": "7",
+        "urgent_handle_hours": True,
+        "dispatch_hours": 5000,
+        "answer_days": 7,
+    }
     assert problems_of(raw) == (
         "office_hours: 'mon-fry' is not a weekday or range of weekdays (mon, tue, wed, thu, fri, sat, sun)",
         "deadlines.receive_hours: must be more than 0 and at most 2000 working hours, got 0",

@@ -1,8 +1,9 @@
-"""Reminders, escalation, the digest and the monthly list (bot/reminders.py), with a clock the test moves.
+"""Reminders, escalation, the digest and the monthly list (bot/domain/reminders.py), with a clock the test moves.
 
 Default office hours throughout: Monday-Friday 07:30-11:30 and 13:30-17:30 in
 Asia/Ho_Chi_Minh. The expected instants are worked out by hand in comments.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,31 +15,26 @@ from alembic import command
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders, urgency
-from bot.admin_commands import run_admin_command
-from bot.calendars import (
-    CalendarCache,
-    set_day,
-    weekly_hours_from_json,
-    weekly_hours_from_mapping,
-    weekly_hours_to_json,
-)
-from bot.cards import Verb, callback
-from bot.casework import Desk
+from bot.cli.admin import run_admin_command
+from bot.cli.sandbox import DEMO_PROVINCE
 from bot.config import Settings
 from bot.deps import build_deps, stage_limits
-from bot.i18n import translator
-from bot.province import ProvinceFileError, import_province, parse_province
-from bot.reminder_texts import (
+from bot.domain import reminders, urgency
+from bot.domain.calendars import CalendarCache, set_day
+from bot.domain.cards import Verb, callback
+from bot.domain.desk import Desk
+from bot.domain.office_hours import weekly_hours_from_json, weekly_hours_from_mapping, weekly_hours_to_json
+from bot.domain.province import ProvinceFileError, import_province, parse_province
+from bot.domain.reminder_texts import (
     render_digest,
     render_dissatisfied,
     render_monthly,
     render_overdue,
     render_stage_reminder,
 )
-from bot.reminders import Stage, StepKind
-from bot.sandbox import DEMO_PROVINCE
-from bot.workflow import Action, Actor, Rating, Refusal, State
+from bot.domain.reminders import Stage, StepKind
+from bot.domain.workflow import Action, Actor, Rating, Refusal, State
+from bot.i18n import translator
 from storage.db import create_engine, session_factory
 from storage.migrate import alembic_config, upgrade_to_head
 from storage.models import (
@@ -51,6 +47,7 @@ from storage.models import (
 )
 from storage.models.officials import Role
 from storage.models.reminders import DayKind
+from tests.officials_world import parse
 from tests.reminder_world import (
     GROUP,
     TZ,
@@ -66,7 +63,6 @@ from tests.reminder_world import (
     vn,
 )
 from tests.reminder_world import _person as make_person
-from tests.test_officials_flow import parse
 
 VI = translator("vi")
 EN = translator("en")
@@ -100,13 +96,24 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
     assert await reminder_rows(sessions) == []
     await tick(sessions, desk, vn(2026, 11, 25, 14))
     [half] = await reminder_rows(sessions)
-    assert (half.kind, half.chat_id, half.step, half.params["share"]) == (reminders.STAGE_REMINDER, GROUP,
-                                                                          StepKind.SHARE, 0.5)
+    assert (half.kind, half.chat_id, half.step, half.params["share"]) == (
+        reminders.STAGE_REMINDER,
+        GROUP,
+        StepKind.SHARE,
+        0.5,
+    )
     assert half.open == callback(Verb.TIMELINE, report_id, 1)
 
     # Asked for more at 15:00: 3 working hours were left (2.5 today, 0.5 tomorrow); the clock stops.
-    await act(sessions, desk, report_id, Action.REQUEST_INFO, world.receiver.actor, vn(2026, 11, 25, 15),
-              question="Xin cho biết số nhà.")
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.REQUEST_INFO,
+        world.receiver.actor,
+        vn(2026, 11, 25, 15),
+        question="Xin cho biết số nhà.",
+    )
     assert (await clock_of(sessions, report_id)).next_reminder_at is None
     await tick(sessions, desk, vn(2026, 11, 26, 10))
     assert len(await reminder_rows(sessions)) == 1
@@ -114,10 +121,20 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
     # Answered on Friday 08:00: due at 11:00; the 50 % point lies in the past and was sent, 80 % is at 09:24.
     await act(sessions, desk, report_id, Action.PROVIDE_INFO, citizen, vn(2026, 11, 27, 8), answer="Số 12.")
     report = await clock_of(sessions, report_id)
-    assert (report.stage_seq, report.due_at, report.next_reminder_at) == (1, vn(2026, 11, 27, 11),
-                                                                          vn(2026, 11, 27, 9, 24))
-    for at in (vn(2026, 11, 27, 9, 23), vn(2026, 11, 27, 9, 24), vn(2026, 11, 27, 11), vn(2026, 11, 27, 11, 0, 30),
-               vn(2026, 11, 27, 15), vn(2026, 11, 30, 10, 59), vn(2026, 11, 30, 11)):
+    assert (report.stage_seq, report.due_at, report.next_reminder_at) == (
+        1,
+        vn(2026, 11, 27, 11),
+        vn(2026, 11, 27, 9, 24),
+    )
+    for at in (
+        vn(2026, 11, 27, 9, 23),
+        vn(2026, 11, 27, 9, 24),
+        vn(2026, 11, 27, 11),
+        vn(2026, 11, 27, 11, 0, 30),
+        vn(2026, 11, 27, 15),
+        vn(2026, 11, 30, 10, 59),
+        vn(2026, 11, 30, 11),
+    ):
         await tick(sessions, desk, at)
     sent = await reminder_rows(sessions)
     assert [(s.kind, s.chat_id, s.step, s.audience) for s in sent[1:]] == [
@@ -138,32 +155,64 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
     await act(sessions, desk, report_id, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 30, 13, 30))
     report = await clock_of(sessions, report_id)
     assert (report.stage, report.stage_seq, report.due_at, report.next_reminder_at) == (
-        Stage.DISPATCH, 2, vn(2026, 11, 30, 17, 30), vn(2026, 11, 30, 15, 30))
+        Stage.DISPATCH,
+        2,
+        vn(2026, 11, 30, 17, 30),
+        vn(2026, 11, 30, 15, 30),
+    )
     mark = await last_outbox_id(sessions)
     await tick(sessions, desk, vn(2026, 11, 30, 15, 30))
     [dispatch] = await reminder_rows(sessions, mark)
     assert (dispatch.kind, dispatch.chat_id, dispatch.step, dispatch.params["stage"], dispatch.open) == (
-        reminders.STAGE_REMINDER, GROUP, StepKind.SHARE, Stage.DISPATCH, callback(Verb.TIMELINE, report_id, 4))
+        reminders.STAGE_REMINDER,
+        GROUP,
+        StepKind.SHARE,
+        Stage.DISPATCH,
+        callback(Verb.TIMELINE, report_id, 4),
+    )
     assert "assign" in render_stage_reminder(dispatch.params, EN).text
 
     # Assigned at 16:00, before the 80 % point (16:42): 7 working days, due Wednesday 9/12 16:00.
-    await act(sessions, desk, report_id, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 30, 16),
-              assignee_id=world.handler.official.id)
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.ASSIGN,
+        world.receiver.actor,
+        vn(2026, 11, 30, 16),
+        assignee_id=world.handler.official.id,
+    )
     report = await clock_of(sessions, report_id)
     assert (report.stage, report.stage_seq, report.due_at) == (Stage.HANDLE, 3, vn(2026, 12, 9, 16))
     # 50 %: 28 working hours after Monday 16:00 is Friday 4/12 10:00; 80 % (11.2 h before) Tuesday 8/12 10:48.
     assert report.next_reminder_at == vn(2026, 12, 4, 10)
     mark = await last_outbox_id(sessions)
     await tick(sessions, desk, vn(2026, 12, 4, 10))
-    await act(sessions, desk, report_id, Action.SUBMIT_RESULT, world.handler.actor, vn(2026, 12, 7, 10),
-              result="Đã thu gom.", evidence=[{"kind": "photo", "key": "display/x.jpg"}])
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.SUBMIT_RESULT,
+        world.handler.actor,
+        vn(2026, 12, 7, 10),
+        result="Đã thu gom.",
+        evidence=[{"kind": "photo", "key": "display/x.jpg"}],
+    )
     await tick(sessions, desk, vn(2026, 12, 8, 10, 48))
     await act(sessions, desk, report_id, Action.RETURN, world.head.actor, vn(2026, 12, 8, 11), comment="Thiếu ảnh.")
     # Still with the handler at the deadline, overdue just after it, and a working day later.
     for at in (vn(2026, 12, 9, 16), vn(2026, 12, 9, 16, 0, 30), vn(2026, 12, 10, 15, 59), vn(2026, 12, 10, 16)):
         await tick(sessions, desk, at)
-    await act(sessions, desk, report_id, Action.SUBMIT_RESULT, world.handler.actor, vn(2026, 12, 10, 16, 20),
-              result="Đã thu gom.", evidence=[{"kind": "photo", "key": "display/y.jpg"}])
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.SUBMIT_RESULT,
+        world.handler.actor,
+        vn(2026, 12, 10, 16, 20),
+        result="Đã thu gom.",
+        evidence=[{"kind": "photo", "key": "display/y.jpg"}],
+    )
     await act(sessions, desk, report_id, Action.APPROVE, world.head.actor, vn(2026, 12, 10, 17))
     await tick(sessions, desk, vn(2026, 12, 11, 9))
     handling = await reminder_rows(sessions, mark)
@@ -187,27 +236,47 @@ async def test_one_report_through_every_stage(sessions: async_sessionmaker[Async
     mark = await last_outbox_id(sessions)
     await tick(sessions, desk, vn(2026, 12, 16, 14, 59))
     await tick(sessions, desk, vn(2026, 12, 16, 15))
-    await act(sessions, desk, report_id, Action.ANSWER_CLARIFICATION, world.head.actor, vn(2026, 12, 17, 9),
-              answer="Đã xong ngày 10/12.")
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.ANSWER_CLARIFICATION,
+        world.head.actor,
+        vn(2026, 12, 17, 9),
+        answer="Đã xong ngày 10/12.",
+    )
     await tick(sessions, desk, vn(2026, 12, 31, 9))
     [clarify] = await reminder_rows(sessions, mark)
     assert (clarify.chat_id, clarify.params["stage"], clarify.open) == (HANDLER, Stage.CLARIFY, work)
 
     async with sessions() as session:
         late = (await session.scalars(select(LateStage).order_by(LateStage.stage_seq))).all()
-        steps = (await session.execute(select(Reminder.stage_seq, Reminder.step, Reminder.messages)
-                                       .order_by(Reminder.id))).all()
+        steps = (
+            await session.execute(select(Reminder.stage_seq, Reminder.step, Reminder.messages).order_by(Reminder.id))
+        ).all()
     assert [(row.stage_seq, row.stage, row.agency_id, row.due_at, row.finished_at) for row in late] == [
         (1, Stage.RECEIVE, world.agency.id, vn(2026, 11, 27, 11), vn(2026, 11, 30, 13, 30)),
         (3, Stage.HANDLE, world.agency.id, vn(2026, 12, 9, 16), vn(2026, 12, 10, 17)),
     ]
     assert [tuple(row) for row in steps] == [
-        (1, 0, 1), (1, 1, 1), (1, 2, 1), (1, 3, 2), (1, 4, 2), (2, 0, 1),
-        (3, 0, 1), (3, 1, 1), (3, 2, 1), (3, 3, 2), (3, 4, 2), (4, 0, 1),
+        (1, 0, 1),
+        (1, 1, 1),
+        (1, 2, 1),
+        (1, 3, 2),
+        (1, 4, 2),
+        (2, 0, 1),
+        (3, 0, 1),
+        (3, 1, 1),
+        (3, 2, 1),
+        (3, 3, 2),
+        (3, 4, 2),
+        (4, 0, 1),
     ]
 
 
-async def test_a_restart_neither_repeats_nor_skips(database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_restart_neither_repeats_nor_skips(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     world = await build_world(sessions)
     report_id = await submit(sessions, world, make_desk(), vn(2026, 11, 25, 8))
     await tick(sessions, make_desk(), vn(2026, 11, 25, 14))
@@ -233,7 +302,9 @@ async def test_a_restart_neither_repeats_nor_skips(database_url: str, sessions: 
         await tick(again, desk, vn(2026, 11, 25, 14, 5))
         assert len(await reminder_rows(again)) == 1
         # Two ticks at once (two workers) still act once.
-        await asyncio.gather(tick(again, desk, vn(2026, 11, 25, 16, 30)), tick(sessions, desk, vn(2026, 11, 25, 16, 30)))
+        await asyncio.gather(
+            tick(again, desk, vn(2026, 11, 25, 16, 30)), tick(sessions, desk, vn(2026, 11, 25, 16, 30))
+        )
         await tick(again, desk, vn(2026, 11, 25, 16, 31))
         sent = await reminder_rows(again)
         assert [(s.step, s.params.get("share")) for s in sent] == [(StepKind.SHARE, 0.5), (StepKind.SHARE, 0.8)]
@@ -269,7 +340,10 @@ async def test_nothing_goes_out_after_office_hours_unless_urgent(sessions: async
     for at in (vn(2026, 11, 25, 11, 30), vn(2026, 11, 25, 15, 55), vn(2026, 11, 25, 17, 30, 20)):
         await tick(sessions, desk, at)
     assert [s.step for s in await reminder_rows(sessions, mark) if s.params["report_id"] == closing] == [
-        StepKind.SHARE, StepKind.SHARE, StepKind.DEADLINE]
+        StepKind.SHARE,
+        StepKind.SHARE,
+        StepKind.DEADLINE,
+    ]
     assert (await clock_of(sessions, closing)).next_reminder_at == vn(2026, 11, 26, 7, 30)
 
     # Urgent: received, marked urgent, assigned on Wednesday 14:00: due in 4 working hours, Thursday 08:00.
@@ -280,18 +354,31 @@ async def test_nothing_goes_out_after_office_hours_unless_urgent(sessions: async
         assert report is not None
         outcome = await urgency.mark_urgent(session, desk, report, world.receiver.actor, vn(2026, 11, 25, 8, 20))
         assert outcome.ok and report.urgent and report.due_at == vn(2026, 11, 25, 14, 10)  # dispatch keeps its clock
-    await act(sessions, desk, urgent, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 25, 14),
-              assignee_id=world.handler.official.id)
+    await act(
+        sessions,
+        desk,
+        urgent,
+        Action.ASSIGN,
+        world.receiver.actor,
+        vn(2026, 11, 25, 14),
+        assignee_id=world.handler.official.id,
+    )
     assert (await clock_of(sessions, urgent)).due_at == vn(2026, 11, 26, 8)
     mark = await last_outbox_id(sessions)
     for at in (vn(2026, 11, 25, 19), vn(2026, 11, 26, 8, 1), vn(2026, 11, 27, 8), vn(2026, 11, 28, 8)):
         await tick(sessions, desk, at)
     sent = [s for s in await reminder_rows(sessions, mark) if s.params["report_id"] == urgent]
     assert [(s.step, s.chat_id) for s in sent] == [
-        (StepKind.SHARE, HANDLER), (StepKind.SHARE, HANDLER), (StepKind.DEADLINE, HANDLER),
-        (StepKind.OVERDUE, HEAD), (StepKind.OVERDUE, SUPERVISOR),
+        (StepKind.SHARE, HANDLER),
+        (StepKind.SHARE, HANDLER),
+        (StepKind.DEADLINE, HANDLER),
+        (StepKind.OVERDUE, HEAD),
+        (StepKind.OVERDUE, SUPERVISOR),
         # Every 24 hours, Saturday included.
-        (StepKind.DAILY, HANDLER), (StepKind.DAILY, HEAD), (StepKind.DAILY, HANDLER), (StepKind.DAILY, HEAD),
+        (StepKind.DAILY, HANDLER),
+        (StepKind.DAILY, HEAD),
+        (StepKind.DAILY, HANDLER),
+        (StepKind.DAILY, HEAD),
     ]
     assert all(s.params["urgent"] for s in sent)
     text = render_stage_reminder(sent[0].params, EN).text
@@ -303,16 +390,24 @@ async def test_marking_urgent_after_assignment(sessions: async_sessionmaker[Asyn
     desk = make_desk()
     report_id = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
     await act(sessions, desk, report_id, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 25, 8, 30))
-    await act(sessions, desk, report_id, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 25, 9),
-              assignee_id=world.handler.official.id)
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.ASSIGN,
+        world.receiver.actor,
+        vn(2026, 11, 25, 9),
+        assignee_id=world.handler.official.id,
+    )
     async with sessions.begin() as session:
         report = await session.get(Report, report_id)
         assert report is not None
         version, seq = report.version, report.stage_seq
         refused = await urgency.mark_urgent(session, desk, report, world.handler.actor, vn(2026, 11, 25, 10))
         assert refused.refusal is Refusal.NOT_ALLOWED and not report.urgent
-        stale = await urgency.mark_urgent(session, desk, report, world.head.actor, vn(2026, 11, 25, 10),
-                                          expected_version=version - 1)
+        stale = await urgency.mark_urgent(
+            session, desk, report, world.head.actor, vn(2026, 11, 25, 10), expected_version=version - 1
+        )
         assert stale.refusal is Refusal.STALE
         outcome = await urgency.mark_urgent(session, desk, report, world.head.actor, vn(2026, 11, 25, 10))
         # 4 working hours from the decision: 10:00-11:30 and 13:30-16:00.
@@ -334,13 +429,18 @@ async def four_unsatisfied_marks(sessions: async_sessionmaker[AsyncSession]) -> 
         report = await session.get(Report, report_id)
         assert report is not None
         report.state, report.unsatisfied_count, report.resolved_at, report.due_at = (
-            State.RESOLVED, 4, vn(2026, 11, 25, 9), None)
+            State.RESOLVED,
+            4,
+            vn(2026, 11, 25, 9),
+            None,
+        )
         report.next_reminder_at = None
     return world, desk, report_id
 
 
 async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
-        sessions: async_sessionmaker[AsyncSession]) -> None:
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     world, desk, report_id = await four_unsatisfied_marks(sessions)
     citizen = Actor.citizen(world.citizen.id)
     await act(sessions, desk, report_id, Action.RATE, citizen, vn(2026, 11, 25, 10), rating=Rating.UNSATISFIED)
@@ -358,8 +458,15 @@ async def test_the_provincial_office_hears_of_five_unsatisfied_marks_once(
 async def test_the_dissatisfaction_alert_waits_for_office_hours(sessions: async_sessionmaker[AsyncSession]) -> None:
     world, desk, report_id = await four_unsatisfied_marks(sessions)
     # The fifth unsatisfied mark on Wednesday evening: the Provincial Office hears of it on Thursday at opening.
-    await act(sessions, desk, report_id, Action.RATE, Actor.citizen(world.citizen.id), vn(2026, 11, 25, 19),
-              rating=Rating.UNSATISFIED)
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.RATE,
+        Actor.citizen(world.citizen.id),
+        vn(2026, 11, 25, 19),
+        rating=Rating.UNSATISFIED,
+    )
     await tick(sessions, desk, vn(2026, 11, 25, 19, 0, 30))
     assert await reminder_rows(sessions) == []
     assert (await clock_of(sessions, report_id)).next_reminder_at == vn(2026, 11, 26, 7, 30)
@@ -385,12 +492,15 @@ async def test_the_morning_digest(sessions: async_sessionmaker[AsyncSession]) ->
     assert await _digest(sessions, desk, vn(2026, 11, 28, 9)) is None  # Saturday
     [digest] = await reminder_rows(sessions)
     assert digest.chat_id == GROUP  # XA-02 has no group: it works from /queue
-    ids = {name: [item["report_id"] for item in digest.params[name]["items"]]
-           for name in ("overdue", "due_today", "to_screen")}
+    ids = {
+        name: [item["report_id"] for item in digest.params[name]["items"]]
+        for name in ("overdue", "due_today", "to_screen")
+    }
     assert ids == {"overdue": [overdue], "due_today": [due_today], "to_screen": [waiting]}
     rendered = render_digest(digest.params, VI)
     assert [b.callback_data for row in rendered.buttons for b in row] == [
-        callback(Verb.TIMELINE, report_id, 1) for report_id in (overdue, due_today, waiting)]
+        callback(Verb.TIMELINE, report_id, 1) for report_id in (overdue, due_today, waiting)
+    ]
     assert VI("🚨 Overdue: {n}", n=1) in rendered.text
     async with sessions() as session:
         run = await session.get(ScheduledRun, ("digest", "2026-11-26"))
@@ -408,8 +518,15 @@ async def test_the_monthly_list_of_late_stages(sessions: async_sessionmaker[Asyn
     late = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
     in_time = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
     await act(sessions, desk, in_time, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 25, 9))
-    await act(sessions, desk, in_time, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 25, 10),
-              assignee_id=world.handler.official.id)
+    await act(
+        sessions,
+        desk,
+        in_time,
+        Action.ASSIGN,
+        world.receiver.actor,
+        vn(2026, 11, 25, 10),
+        assignee_id=world.handler.official.id,
+    )
     await tick(sessions, desk, vn(2026, 11, 26, 9))  # `late` is overdue and still open
     # Tuesday 1/12/2026 is a working day: the list for November goes out in office hours, once.
     async with sessions.begin() as session:
@@ -451,8 +568,9 @@ async def test_overdue_in_scope(sessions: async_sessionmaker[AsyncSession]) -> N
     assert await scope(world.handler) is None
 
 
-async def test_calendar_days_reach_a_running_process(database_url: str, sessions: async_sessionmaker[AsyncSession],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_calendar_days_reach_a_running_process(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], capsys: pytest.CaptureFixture[str]
+) -> None:
     """`congdan admin calendar` changes a day; a running process's calendars pick it up without a restart."""
     await build_world(sessions)
     settings = Settings(database_url=database_url)
@@ -463,8 +581,9 @@ async def test_calendar_days_reach_a_running_process(database_url: str, sessions
     thursday, saturday = vn(2026, 11, 26).date(), vn(2026, 11, 28).date()
     assert cache.current.province.is_working_day(thursday)
 
-    assert await run_admin_command(parse("calendar", "add-day-off", "2026-11-26", "--reason", "QĐ 1/2026"),
-                                   settings) == 0
+    assert (
+        await run_admin_command(parse("calendar", "add-day-off", "2026-11-26", "--reason", "QĐ 1/2026"), settings) == 0
+    )
     assert await run_admin_command(parse("calendar", "add-working-day", "2026-11-28"), settings) == 0
     async with sessions() as session:
         assert await cache.refresh(session)
@@ -494,8 +613,9 @@ async def test_an_agency_with_its_own_office_hours(sessions: async_sessionmaker[
     async with sessions.begin() as session:
         agency = await session.get(Agency, world.agency.id)
         assert agency is not None
-        agency.office_hours_json = weekly_hours_to_json(weekly_hours_from_mapping(
-            {"mon-fri": ["07:00-11:00", "13:00-17:00"], "sat": ["07:00-11:00"]}))
+        agency.office_hours_json = weekly_hours_to_json(
+            weekly_hours_from_mapping({"mon-fri": ["07:00-11:00", "13:00-17:00"], "sat": ["07:00-11:00"]})
+        )
     cache = CalendarCache(TZ)
     async with sessions() as session:
         await cache.refresh(session)
@@ -510,7 +630,8 @@ async def test_an_agency_with_its_own_office_hours(sessions: async_sessionmaker[
 
 
 async def test_the_province_file_sets_office_hours_and_limits_for_a_running_bot(
-        database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     """`office_hours` and `deadlines` of the province file, re-imported while a bot runs, count for new deadlines."""
     world = await build_world(sessions)
     deps = await build_deps(Settings(database_url=database_url))
@@ -521,14 +642,19 @@ async def test_the_province_file_sets_office_hours_and_limits_for_a_running_bot(
         raw["office_hours"] = {"mon-fri": ["07:00-11:00", "13:00-17:00"]}
         raw["deadlines"] = {"receive_hours": 4, "handle_days": 2}
         next(a for a in raw["agencies"] if a["code"] == "XA-01")["office_hours"] = {
-            "mon-fri": ["08:00-12:00", "13:00-17:00"]}
+            "mon-fri": ["08:00-12:00", "13:00-17:00"]
+        }
         async with sessions.begin() as session:
             await import_province(session, parse_province(raw, base_dir=DEMO_PROVINCE.parent))
         async with deps.sessions() as session:
             assert await deps.calendars.refresh(session)
         desk = deps.desk
-        assert (desk.limits.receive_hours, desk.limits.dispatch_hours, desk.limits.handle_days,
-                desk.limits.reminder_shares) == (4, 4, 2, deps.settings.reminder_shares)
+        assert (
+            desk.limits.receive_hours,
+            desk.limits.dispatch_hours,
+            desk.limits.handle_days,
+            desk.limits.reminder_shares,
+        ) == (4, 4, 2, deps.settings.reminder_shares)
         # XA-02 follows the province's hours: Wednesday 10:00 + 4 working hours = 11:00, then 13:00-16:00.
         elsewhere = await submit(sessions, world, desk, vn(2026, 11, 25, 10), where=(22.57, 106.15))
         assert (await clock_of(sessions, elsewhere)).due_at == vn(2026, 11, 25, 16)
@@ -538,8 +664,15 @@ async def test_the_province_file_sets_office_hours_and_limits_for_a_running_bot(
         assert (report.due_at, report.next_reminder_at) == (vn(2026, 11, 25, 15), vn(2026, 11, 25, 13))
         # Handling: 2 working days (of 8 hours) from the assignment, Thursday 09:00 to Monday 09:00.
         await act(sessions, desk, own, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 26, 8, 30))
-        await act(sessions, desk, own, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 26, 9),
-                  assignee_id=world.handler.official.id)
+        await act(
+            sessions,
+            desk,
+            own,
+            Action.ASSIGN,
+            world.receiver.actor,
+            vn(2026, 11, 26, 9),
+            assignee_id=world.handler.official.id,
+        )
         assert (await clock_of(sessions, own)).due_at == vn(2026, 11, 30, 9)
     finally:
         await deps.engine.dispose()
@@ -555,22 +688,41 @@ async def test_a_day_off_announced_later_moves_the_open_deadlines(sessions: asyn
     overdue = await submit(sessions, world, desk, vn(2026, 11, 23, 10))
     handling = await submit(sessions, world, desk, vn(2026, 11, 25, 8))
     await act(sessions, desk, handling, Action.RECEIVE, world.receiver.actor, vn(2026, 11, 25, 8, 10))
-    await act(sessions, desk, handling, Action.ASSIGN, world.receiver.actor, vn(2026, 11, 25, 8, 20),
-              assignee_id=world.handler.official.id)  # 7 working days: Friday 4/12 08:20
+    await act(
+        sessions,
+        desk,
+        handling,
+        Action.ASSIGN,
+        world.receiver.actor,
+        vn(2026, 11, 25, 8, 20),
+        assignee_id=world.handler.official.id,
+    )  # 7 working days: Friday 4/12 08:20
     paused = await submit(sessions, world, desk, vn(2026, 11, 25, 9))
-    await act(sessions, desk, paused, Action.REQUEST_INFO, world.receiver.actor, vn(2026, 11, 25, 10),
-              question="Xin cho biết số nhà.")  # 7 of its 8 hours left
+    await act(
+        sessions,
+        desk,
+        paused,
+        Action.REQUEST_INFO,
+        world.receiver.actor,
+        vn(2026, 11, 25, 10),
+        question="Xin cho biết số nhà.",
+    )  # 7 of its 8 hours left
     before = {report_id: await clock_of(sessions, report_id) for report_id in (receiving, overdue, handling)}
 
     at = vn(2026, 11, 25, 15)
     async with sessions.begin() as session:
-        change = await set_day(session, date(2026, 11, 26), DayKind.DAY_OFF, reason="Nghỉ bù", by="test", at=at,
-                               timezone_name=TZ)
+        change = await set_day(
+            session, date(2026, 11, 26), DayKind.DAY_OFF, reason="Nghỉ bù", by="test", at=at, timezone_name=TZ
+        )
     assert (change.was_working, change.is_working, change.replanned) == (True, False, 2)
     moved = {report_id: await clock_of(sessions, report_id) for report_id in before}
     # 3 working hours were left (2.5 on Wednesday, 0.5 on Thursday): now Friday 08:00. Same clock, looked at now.
-    assert (moved[receiving].due_at, moved[receiving].stage_seq, moved[receiving].reminder_step,
-            moved[receiving].next_reminder_at) == (vn(2026, 11, 27, 8), 1, 1, at)
+    assert (
+        moved[receiving].due_at,
+        moved[receiving].stage_seq,
+        moved[receiving].reminder_step,
+        moved[receiving].next_reminder_at,
+    ) == (vn(2026, 11, 27, 8), 1, 1, at)
     assert moved[overdue].due_at == before[overdue].due_at == vn(2026, 11, 25, 10)
     assert moved[handling].due_at == vn(2026, 12, 7, 8, 20)
     assert (await clock_of(sessions, paused)).due_at is None
@@ -585,8 +737,15 @@ async def test_a_day_off_announced_later_moves_the_open_deadlines(sessions: asyn
     assert (await clock_of(sessions, receiving)).next_reminder_at == vn(2026, 11, 25, 16, 24)
     assert (await clock_of(sessions, handling)).next_reminder_at == vn(2026, 12, 1, 14, 20)
     # The paused report resumes with its 7 hours in the new calendar: Wednesday 15:30-17:30, Friday to 14:30.
-    await act(sessions, after, paused, Action.PROVIDE_INFO, Actor.citizen(world.citizen.id), vn(2026, 11, 25, 15, 30),
-              answer="Số 12.")
+    await act(
+        sessions,
+        after,
+        paused,
+        Action.PROVIDE_INFO,
+        Actor.citizen(world.citizen.id),
+        vn(2026, 11, 25, 15, 30),
+        answer="Số 12.",
+    )
     assert (await clock_of(sessions, paused)).due_at == vn(2026, 11, 27, 14, 30)
     for now in (vn(2026, 11, 25, 16, 24), vn(2026, 11, 27, 7, 45), vn(2026, 11, 27, 8)):
         await tick(sessions, after, now)
@@ -602,13 +761,25 @@ async def test_a_late_stage_is_blamed_on_the_agency_that_held_it(sessions: async
     async with sessions() as session:
         other = await session.scalar(select(Agency).where(Agency.code == "XA-02"))
         assert other is not None
-    await act(sessions, desk, report_id, Action.TRANSFER, world.receiver.actor, vn(2026, 11, 26, 9),
-              target_agency_id=other.id, reason="Thuộc địa bàn xã khác.")
+    await act(
+        sessions,
+        desk,
+        report_id,
+        Action.TRANSFER,
+        world.receiver.actor,
+        vn(2026, 11, 26, 9),
+        target_agency_id=other.id,
+        reason="Thuộc địa bàn xã khác.",
+    )
     assert (await clock_of(sessions, report_id)).agency_id == other.id
     async with sessions() as session:
         [late] = (await session.scalars(select(LateStage))).all()
     assert (late.agency_id, late.stage, late.due_at, late.finished_at) == (
-        world.agency.id, Stage.RECEIVE, vn(2026, 11, 26, 8), vn(2026, 11, 26, 9))
+        world.agency.id,
+        Stage.RECEIVE,
+        vn(2026, 11, 26, 8),
+        vn(2026, 11, 26, 9),
+    )
     async with sessions.begin() as session:
         assert await reminders.send_monthly_list(session, desk, vn(2026, 12, 1, 8)) == 1
     [monthly] = [s for s in await reminder_rows(sessions) if s.kind == reminders.MONTHLY_LATE]
@@ -634,17 +805,31 @@ def test_office_hours_in_the_province_file() -> None:
 
 
 _BEFORE_0005 = [
-    ("INSERT INTO users (id, platform, external_id, chat_id, display_name, language, language_chosen, phone_verified,"
-     " created_at, updated_at) VALUES (1, 'telegram', '1', '1', '', 'vi', false, false, '2026-11-01', '2026-11-01')"),
-    ("INSERT INTO agencies (id, code, kind, name_vi, name_en, active, updated_at)"
-     " VALUES (1, 'XA-01', 'commune', 'Xã', 'Commune', true, '2026-11-01')"),
-    ("INSERT INTO topics (id, code, name_vi, name_en, position, route_to, active, updated_at)"
-     " VALUES (1, 'other', 'Khác', 'Other', 0, 'commune', true, '2026-11-01')"),
-    *(("INSERT INTO reports (id, code, citizen_id, topic_id, description, agency_id, route_kind, identity_public,"
-       f" state, version, submitted_at, updated_at, due_at) VALUES ({i}, 'PA-2026-00000{i}', 1, 1, 'Rác', 1,"
-       f" 'polygon', false, '{state}', 1, '2026-11-24 01:00', '2026-11-24 01:00', {due})")
-      for i, state, due in ((1, "submitted", "'2026-11-25 01:00'"), (2, "received", "'2026-11-27 09:00'"),
-                            (3, "needs_info", "NULL"), (4, "closed", "NULL"))),
+    (
+        "INSERT INTO users (id, platform, external_id, chat_id, display_name, language, language_chosen, phone_verified,"
+        " created_at, updated_at) VALUES (1, 'telegram', '1', '1', '', 'vi', false, false, '2026-11-01', '2026-11-01')"
+    ),
+    (
+        "INSERT INTO agencies (id, code, kind, name_vi, name_en, active, updated_at)"
+        " VALUES (1, 'XA-01', 'commune', 'Xã', 'Commune', true, '2026-11-01')"
+    ),
+    (
+        "INSERT INTO topics (id, code, name_vi, name_en, position, route_to, active, updated_at)"
+        " VALUES (1, 'other', 'Khác', 'Other', 0, 'commune', true, '2026-11-01')"
+    ),
+    *(
+        (
+            "INSERT INTO reports (id, code, citizen_id, topic_id, description, agency_id, route_kind, identity_public,"
+            f" state, version, submitted_at, updated_at, due_at) VALUES ({i}, 'PA-2026-00000{i}', 1, 1, 'Rác', 1,"
+            f" 'polygon', false, '{state}', 1, '2026-11-24 01:00', '2026-11-24 01:00', {due})"
+        )
+        for i, state, due in (
+            (1, "submitted", "'2026-11-25 01:00'"),
+            (2, "received", "'2026-11-27 09:00'"),
+            (3, "needs_info", "NULL"),
+            (4, "closed", "NULL"),
+        )
+    ),
 ]
 
 
@@ -659,10 +844,19 @@ async def test_reports_open_before_the_upgrade_get_a_clock(empty_database_url: s
         await upgrade_to_head(empty_database_url)
         sessions = session_factory(engine)
         async with sessions() as session:
-            rows = (await session.execute(select(Report.id, Report.stage, Report.stage_seq, Report.reminder_step,
-                                                 Report.next_reminder_at).order_by(Report.id))).all()
-        assert [tuple(row)[:4] for row in rows] == [(1, "receive", 1, -1), (2, "dispatch", 1, -1),
-                                                    (3, "receive", 1, -1), (4, None, 0, 0)]
+            rows = (
+                await session.execute(
+                    select(
+                        Report.id, Report.stage, Report.stage_seq, Report.reminder_step, Report.next_reminder_at
+                    ).order_by(Report.id)
+                )
+            ).all()
+        assert [tuple(row)[:4] for row in rows] == [
+            (1, "receive", 1, -1),
+            (2, "dispatch", 1, -1),
+            (3, "receive", 1, -1),
+            (4, None, 0, 0),
+        ]
         assert [row.next_reminder_at is not None for row in rows] == [True, True, False, False]
         # Wednesday 25/11 10:00 local: the first is overdue since 08:00, the second due on Friday.
         await tick(sessions, make_desk(), vn(2026, 11, 25, 10))

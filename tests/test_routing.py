@@ -1,4 +1,5 @@
 """Routing a report to its agency by place and topic, on the fictional demo province."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,7 @@ import yaml
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.province import (
+from bot.domain.province import (
     AgencySpec,
     ProvinceFile,
     TopicSpec,
@@ -20,18 +21,12 @@ from bot.province import (
     load_province_file,
     parse_province,
 )
-from bot.routing import Route, RouteKind, Router, RouterCache, fold
+from bot.domain.routing import Route, RouteKind, Router, RouterCache, fold
 from storage.models.province import Agency, AgencyKind, RouteTo
+from tests.places import EAST_OF_XA_08, FOREST, HANOI, IN_XA_01, NORTH_FOREST
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO = EXAMPLES / "demo-province.yaml"
-
-# Places in the demo province, as (lat, lon).
-IN_XA_01 = (22.56, 106.05)
-FOREST = (22.70, 106.42)  # inside the boundary, ~12 km east of the nearest commune
-NORTH_FOREST = (22.85, 106.20)
-EAST_OF_XA_08 = (22.65, 106.31)  # ~1 km east of the commune grid
-HANOI = (21.0285, 105.8542)
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +66,7 @@ def test_point_on_a_shared_edge_goes_to_the_same_commune_every_time(router: Rout
 
 
 def test_the_order_of_the_file_does_not_matter(demo: ProvinceFile, router: Router) -> None:
-    reordered = ProvinceFile(
-        **{**demo.__dict__, "agencies": demo.agencies[::-1], "topics": demo.topics[::-1]}
-    )
+    reordered = ProvinceFile(**{**demo.__dict__, "agencies": demo.agencies[::-1], "topics": demo.topics[::-1]})
     assert Router.from_file(reordered) == router
     assert Router.from_file(reordered).locate(22.603, 106.101).agency_code == "XA-01"
 

@@ -1,4 +1,5 @@
 """The scheduler: one holder of the timed work at a time, taken over when it dies; catching up on becoming it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,12 +13,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import calendars, reminders
-from bot.casework import Desk
+from bot.cli.sandbox import running_bot
 from bot.config import ConfigError, Settings, load_settings
 from bot.deps import stage_limits
-from bot.emulator import BotApiEmulator
-from bot.sandbox import running_bot
+from bot.domain import calendars, reminders
+from bot.domain.desk import Desk
+from bot.emulators.telegram import BotApiEmulator
 from scheduler.lease import Lease
 from scheduler.runner import (
     LEASE_NAME,
@@ -106,8 +107,9 @@ async def test_a_new_holder_catches_up_on_the_morning(sessions: Sessions) -> Non
     assert opening_times(desk.calendar, vn(2026, 12, 1).date()) == [vn(2026, 12, 1, 7, 30).time()]
 
 
-async def test_a_failed_morning_digest_is_tried_again_at_the_next_tick(sessions: Sessions,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_morning_digest_is_tried_again_at_the_next_tick(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = await build_world(sessions)
     desk = make_desk()
     await submit(sessions, world, desk, vn(2026, 11, 30, 8))
@@ -133,16 +135,24 @@ async def test_a_failed_morning_digest_is_tried_again_at_the_next_tick(sessions:
         assert await session.get(ScheduledRun, ("digest", "2026-12-01")) is not None
 
 
-async def test_a_process_without_timed_work_still_reloads_its_calendars(emu: BotApiEmulator, settings: Settings,
-                                                                       sessions: Sessions) -> None:
+async def test_a_process_without_timed_work_still_reloads_its_calendars(
+    emu: BotApiEmulator, settings: Settings, sessions: Sessions
+) -> None:
     """SCHEDULER_ENABLED=false: no reminders here, but a day changed elsewhere reaches this process within a tick."""
     day = date(2030, 3, 6)  # a Wednesday
     async with running_bot(emu, settings) as bot:
         assert bot.deps.calendar.is_working_day(day)
         # Another process (the command line) changes the day.
         async with sessions.begin() as session:
-            await calendars.set_day(session, day, DayKind.DAY_OFF, reason=None, by="cli", at=datetime.now(UTC),
-                                    timezone_name=settings.timezone)
+            await calendars.set_day(
+                session,
+                day,
+                DayKind.DAY_OFF,
+                reason=None,
+                by="cli",
+                at=datetime.now(UTC),
+                timezone_name=settings.timezone,
+            )
 
         async def reloaded() -> bool:
             return not bot.deps.calendar.is_working_day(day)
@@ -158,8 +168,9 @@ async def _holder(sessions: Sessions) -> str | None:
 
 async def _steps(sessions: Sessions, report_id: int) -> int:
     async with sessions() as session:
-        return int(await session.scalar(
-            select(func.count()).select_from(Reminder).where(Reminder.report_id == report_id)) or 0)
+        return int(
+            await session.scalar(select(func.count()).select_from(Reminder).where(Reminder.report_id == report_id)) or 0
+        )
 
 
 async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
@@ -178,16 +189,27 @@ async def _overdue_urgent_report(sessions: Sessions, world: World, at: datetime)
     return report_id
 
 
-async def test_two_processes_one_killed_the_other_takes_over(backend: str, database_url: str, sessions: Sessions,
-                                                             tmp_path: Path) -> None:
+async def test_two_processes_one_killed_the_other_takes_over(
+    backend: str, database_url: str, sessions: Sessions, tmp_path: Path
+) -> None:
     if backend == "sqlite":
         pytest.skip("several bot processes share a PostgreSQL database; SQLite serves one process")
     world = await build_world(sessions)
     now = datetime.now(UTC)
     first = await _overdue_urgent_report(sessions, world, now - timedelta(days=3))
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.scheduler_child", database_url, "child", "--tick", "0.2", "--lease", "1.0",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=(tmp_path / "child.log").open("wb"),
+        sys.executable,
+        "-m",
+        "tests.scheduler_child",
+        database_url,
+        "child",
+        "--tick",
+        "0.2",
+        "--lease",
+        "1.0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=(tmp_path / "child.log").open("wb"),
     )
     engine = create_engine(database_url)
     running: RunningScheduler | None = None
@@ -198,8 +220,11 @@ async def test_two_processes_one_killed_the_other_takes_over(backend: str, datab
         own = session_factory(engine)
         desk = make_desk()
         lease = Lease(own, LEASE_NAME, timedelta(seconds=1.0), lambda: datetime.now(UTC), holder="parent")
-        running = RunningScheduler(TimedWork(own, lambda: desk, lambda: datetime.now(UTC), lease),
-                                   SchedulerConfig(tick_seconds=0.2, lease_seconds=1.0), desk.calendar)
+        running = RunningScheduler(
+            TimedWork(own, lambda: desk, lambda: datetime.now(UTC), lease),
+            SchedulerConfig(tick_seconds=0.2, lease_seconds=1.0),
+            desk.calendar,
+        )
         running.start()
         await asyncio.sleep(1.5)
         assert await _holder(sessions) == "child" and not lease.held()
@@ -232,12 +257,24 @@ async def _has_steps(sessions: Sessions, report_id: int) -> bool:
 
 
 def test_scheduler_settings() -> None:
-    settings = load_settings({"REMINDER_SHARES": "0.25, 0.5,0.9", "SCHEDULER_TICK_SECONDS": "10",
-                              "SCHEDULER_LEASE_SECONDS": "25", "SCHEDULER_ENABLED": "off"}, require_token=False)
+    settings = load_settings(
+        {
+            "REMINDER_SHARES": "0.25, 0.5,0.9",
+            "SCHEDULER_TICK_SECONDS": "10",
+            "SCHEDULER_LEASE_SECONDS": "25",
+            "SCHEDULER_ENABLED": "off",
+        },
+        require_token=False,
+    )
     assert (settings.reminder_shares, settings.scheduler_enabled) == ((0.25, 0.5, 0.9), False)
     assert stage_limits(settings).reminder_shares == (0.25, 0.5, 0.9)
     with pytest.raises(ConfigError) as bad:
-        load_settings({"REMINDER_SHARES": "0.8,0.5", "SCHEDULER_TICK_SECONDS": "60", "SCHEDULER_ENABLED": "maybe"},
-                      require_token=False)
+        load_settings(
+            {"REMINDER_SHARES": "0.8,0.5", "SCHEDULER_TICK_SECONDS": "60", "SCHEDULER_ENABLED": "maybe"},
+            require_token=False,
+        )
     assert sorted(problem.split(":")[0] for problem in bad.value.problems) == [
-        "REMINDER_SHARES", "SCHEDULER_ENABLED", "SCHEDULER_LEASE_SECONDS"]
+        "REMINDER_SHARES",
+        "SCHEDULER_ENABLED",
+        "SCHEDULER_LEASE_SECONDS",
+    ]

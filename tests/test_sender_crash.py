@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import outbox
-from bot.emulator import BotApiEmulator
+from bot.delivery import outbox
+from bot.emulators.telegram import BotApiEmulator
 from storage.models import OutboxMessage, OutboxStatus
 from tests.children import output_at_exit
 from tests.sender_child import KIND
@@ -32,9 +32,7 @@ KILL_AFTER = 40
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def _start_child(
-    database_url: str, emu: BotApiEmulator, log: Path, *extra: str
-) -> asyncio.subprocess.Process:
+async def _start_child(database_url: str, emu: BotApiEmulator, log: Path, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -103,6 +101,4 @@ async def test_sigkill_mid_way_sends_nothing_twice(
     assert set(delivered_unmarked) <= set(unconfirmed)
     assert emu.sent_count == len(by_status[OutboxStatus.SENT]) + len(delivered_unmarked)
     assert b"Traceback" not in (tmp_path / "second.log").read_bytes()
-    assert json.loads(out)["sent"] == len(by_status[OutboxStatus.SENT]) - (
-        ROWS - len(in_flight) - pending_at_kill
-    )
+    assert json.loads(out)["sent"] == len(by_status[OutboxStatus.SENT]) - (ROWS - len(in_flight) - pending_at_kill)

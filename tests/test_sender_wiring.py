@@ -1,4 +1,5 @@
 """The outbox sender inside the running bot: started with it, woken by commits, stopped first."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,16 +14,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import outbox
+from bot.cli.sandbox import Sandbox, running_bot
 from bot.config import Settings
-from bot.delivery import SenderConfig
+from bot.delivery import outbox
+from bot.delivery.rendering import RENDERERS, Rendered
+from bot.delivery.sender import SenderConfig
 from bot.deps import build_deps, no_sender
-from bot.emulator import BotApiEmulator
+from bot.emulators.telegram import BotApiEmulator
 from bot.i18n import Translator
-from bot.rendering import RENDERERS, Rendered
-from bot.sandbox import Sandbox, running_bot
-from bot.telegram_app import build_application, running_sender
-from bot.telegram_transport import RunningSender
+from bot.platforms.telegram.app import build_application, running_sender
+from bot.platforms.telegram.transport import RunningSender
 from storage.db import call_after_commit, create_engine, session_factory
 from storage.models import OutboxMessage, OutboxStatus
 from storage.models import User as Account
@@ -108,9 +109,7 @@ async def test_a_commit_wakes_the_bots_sender(emu: BotApiEmulator, settings: Set
             assert sent_at - datetime.now(UTC) > timedelta(days=2)
 
 
-async def test_a_chat_held_by_its_limit_is_served_when_it_frees(
-    emu: BotApiEmulator, settings: Settings
-) -> None:
+async def test_a_chat_held_by_its_limit_is_served_when_it_frees(emu: BotApiEmulator, settings: Settings) -> None:
     async with running_bot(emu, settings, sender_config=NO_POLL) as sandbox:
         lan = emu.add_user("Lan")
         chat = emu.private_chat(lan)
@@ -194,9 +193,7 @@ async def test_a_failed_start_leaves_no_sender_behind(
     assert [task.get_name() for task in leftover if not task.done()] == []
 
 
-async def test_run_polling_stops_the_sender_in_post_shutdown(
-    emu: BotApiEmulator, settings: Settings
-) -> None:
+async def test_run_polling_stops_the_sender_in_post_shutdown(emu: BotApiEmulator, settings: Settings) -> None:
     """run_polling owns its loop, so the bot runs in a thread of its own here."""
     lan = emu.add_user("Lan")
     chat = emu.private_chat(lan)
@@ -240,9 +237,7 @@ async def test_run_polling_stops_the_sender_in_post_shutdown(
         deps = state["deps"]
         # A commit in the bot's loop wakes the bot's sender there too.
         await asyncio.sleep(0.5)  # the sender is idle by now
-        await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(enqueue_ping(deps.sessions, lan.id, 7), loop)
-        )
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(enqueue_ping(deps.sessions, lan.id, 7), loop))
         await chat.expect(contains="ping 7", timeout=ARRIVES_WITHIN)
         loop.call_soon_threadsafe(state["app"].stop_running)
         await asyncio.wait_for(thread, 20)
@@ -320,9 +315,7 @@ async def test_a_savepoint_waits_for_the_outer_commit(sessions: Sessions, wakes:
         assert wakes == [1]
 
 
-async def test_a_failing_wake_does_not_undo_the_commit(
-    sessions: Sessions, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_failing_wake_does_not_undo_the_commit(sessions: Sessions, caplog: pytest.LogCaptureFixture) -> None:
     def broken() -> None:
         raise RuntimeError("no sender here")
 

@@ -1,4 +1,5 @@
 """Documents in outbox messages: photos, then documents, then the text, through the Bot API emulator."""
+
 from __future__ import annotations
 
 import io
@@ -12,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
-from bot import outbox, telegram_transport
-from bot.delivery import Rejected, RejectReason, RetryLater, Sender, SenderConfig
-from bot.emulator import BotApiEmulator, MessageView
+from bot.delivery import outbox
+from bot.delivery.rendering import Attachment, Button, Rendered, Renderers
+from bot.delivery.sender import Rejected, RejectReason, RetryLater, Sender, SenderConfig
+from bot.emulators.telegram import BotApiEmulator, MessageView
 from bot.i18n import Translator
-from bot.rendering import Attachment, Button, Rendered, Renderers
-from bot.telegram_transport import TelegramTransport
+from bot.platforms.telegram import transport as telegram_transport
+from bot.platforms.telegram.transport import TelegramTransport
 from storage.media import InvalidMediaKey, MediaKind, MediaStore
 from storage.models import OutboxMessage, OutboxStatus
 
@@ -55,15 +57,12 @@ def transport(bot: Bot, media: MediaStore) -> TelegramTransport:
 
 
 def photos(media: MediaStore, count: int) -> tuple[str, ...]:
-    return tuple(
-        media.put(jpeg((30 * i, 100, 160)), kind=MediaKind.DISPLAY, suffix=".jpg") for i in range(count)
-    )
+    return tuple(media.put(jpeg((30 * i, 100, 160)), kind=MediaKind.DISPLAY, suffix=".jpg") for i in range(count))
 
 
 def documents(media: MediaStore, count: int) -> tuple[Attachment, ...]:
     return tuple(
-        Attachment(media.put(pdf(i), kind=MediaKind.EVIDENCE, suffix=".pdf"), f"bien-ban-{i}.pdf")
-        for i in range(count)
+        Attachment(media.put(pdf(i), kind=MediaKind.EVIDENCE, suffix=".pdf"), f"bien-ban-{i}.pdf") for i in range(count)
     )
 
 
@@ -92,7 +91,11 @@ async def test_photos_then_documents_then_the_text(
 
     messages = emu.private_chat(lan).bot_messages
     assert [("photo" if m.photo else "document" if m.document else "text") for m in messages] == [
-        "photo", "photo", "document", "document", "text",
+        "photo",
+        "photo",
+        "document",
+        "document",
+        "text",
     ]
     photo_album, document_album = {m.media_group_id for m in messages[:2]}, {m.media_group_id for m in messages[2:4]}
     assert len(photo_album) == len(document_album) == 1 and photo_album != document_album
@@ -235,8 +238,9 @@ async def test_outbox_rows_carry_documents(
         )
     sender = Sender(sessions, transport, registry, config=SenderConfig(poll_interval=0.02), worker="documents")
     assert await sender.drain_once() == 1
-    assert [("photo" if m.photo else "document" if m.document else "text")
-            for m in emu.private_chat(lan).bot_messages] == ["photo", "document", "document", "text"]
+    assert [
+        ("photo" if m.photo else "document" if m.document else "text") for m in emu.private_chat(lan).bot_messages
+    ] == ["photo", "document", "document", "text"]
 
     # A failure part-way leaves the outcome unknown: recorded, never sent twice.
     emu.set_rate_limit(per_chat_per_second=1)
@@ -263,13 +267,17 @@ async def test_a_broadcast_uploads_each_file_once(
     registry.register("test.result", _result)
     poster, album, [notice] = photos(media, 1), photos(media, 4)[1:], documents(media, 1)
     with_caption = {"text": "Cảnh báo lũ", "photos": list(poster)}
-    with_album = {"text": "Sơ tán", "photos": list(album), "documents": [{"key": notice.key,
-                                                                           "filename": notice.filename}]}
+    with_album = {
+        "text": "Sơ tán",
+        "photos": list(album),
+        "documents": [{"key": notice.key, "filename": notice.filename}],
+    }
     people = [emu.add_user(f"N{i}") for i in range(24)]
     async with sessions.begin() as session:
         for index, person in enumerate(people):
-            await outbox.enqueue(session, chat_id=str(person.id), kind="test.result",
-                                 params=with_album if index % 2 else with_caption)
+            await outbox.enqueue(
+                session, chat_id=str(person.id), kind="test.result", params=with_album if index % 2 else with_caption
+            )
     # Many sends at once: the first of them uploads, the others wait for its file_ids.
     config = SenderConfig(poll_interval=0.02, global_per_second=1000, concurrency=16)
     sender = Sender(sessions, transport, registry, config=config, worker="broadcast")
@@ -280,7 +288,12 @@ async def test_a_broadcast_uploads_each_file_once(
         got = emu.private_chat(person).bot_messages
         if index % 2:
             assert [("photo" if m.photo else "document" if m.document else "text") for m in got] == [
-                "photo", "photo", "photo", "document", "text"]
+                "photo",
+                "photo",
+                "photo",
+                "document",
+                "text",
+            ]
             assert sent_document(emu, got[3]) == (notice.filename, media.read(notice.key))
         else:
             [message] = got

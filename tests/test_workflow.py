@@ -4,35 +4,30 @@ Every transition is tried by every kind of actor on a report in a state the
 transition starts from: the allowed ones move the report and write one
 timeline event; the refused ones change nothing at all.
 """
+
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import casework, workflow, worklist
-from bot.province import ProvinceFileError, import_province, parse_province
-from bot.sandbox import DEMO_PROVINCE, province_file
-from bot.workflow import Action, Actor, Need, Rating, Refusal, State
-from bot.worklist import Task
+from bot.cli.sandbox import DEMO_PROVINCE, province_file
+from bot.domain import casework, workflow, worklist
+from bot.domain.province import ProvinceFileError, parse_province
+from bot.domain.workflow import Action, Need, Rating, Refusal, State
+from bot.domain.worklist import Task
 from storage.models import (
-    Agency,
     CoordinationRequest,
     Official,
-    OfficialRole,
     Report,
     ReportEvent,
-    Topic,
-    User,
 )
-from storage.models.officials import OfficialStatus, Role
-
-NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+from storage.models.officials import Role
+from tests.workflow_world import NOW, build_world, make_official, new_report
 
 # Details that satisfy each action's needs; assignee and target filled per test.
 DETAILS: dict[Action, dict] = {
@@ -52,86 +47,6 @@ DETAILS: dict[Action, dict] = {
     Action.COORDINATE: {"question": "Đề nghị phường bên cạnh cho biết lịch thu gom."},
     Action.COORDINATION_ANSWER: {"request_id": 1, "answer": "Thứ Ba hằng tuần."},
 }
-
-
-@dataclass
-class World:
-    citizen: User
-    other_citizen: User
-    agency: Agency
-    other_agency: Agency
-    actors: dict[str, Actor]
-    handler: Official
-    colleague: Official
-
-
-async def make_official(session: AsyncSession, name: str, agency: Agency, roles: list[Role],
-                        status: OfficialStatus = OfficialStatus.ACTIVE) -> tuple[Official, Actor]:
-    user = User(platform="telegram", external_id=name, chat_id=name, language="vi")
-    session.add(user)
-    await session.flush()
-    official = Official(user_id=user.id, agency_id=agency.id, full_name=name, status=status)
-    session.add(official)
-    await session.flush()
-    for role in roles:
-        session.add(OfficialRole(official_id=official.id, role=role))
-    await session.flush()
-    return official, Actor.official(official, frozenset(roles))
-
-
-async def build_world(session: AsyncSession) -> World:
-    await import_province(session, province_file())
-    agency = await session.scalar(select(Agency).where(Agency.code == "XA-01"))
-    other = await session.scalar(select(Agency).where(Agency.code == "XA-02"))
-    assert agency is not None and other is not None
-    citizen = User(platform="telegram", external_id="c1", chat_id="c1", language="vi")
-    other_citizen = User(platform="telegram", external_id="c2", chat_id="c2", language="vi")
-    session.add_all([citizen, other_citizen])
-    await session.flush()
-    actors: dict[str, Actor] = {
-        "citizen": Actor.citizen(citizen.id),
-        "other citizen": Actor.citizen(other_citizen.id),
-        "system": Actor.system(),
-        "nobody": Actor(None),
-    }
-    _, actors["receiving officer"] = await make_official(session, "recv", agency, [Role.RECEIVING_OFFICER])
-    handler, actors["handling officer"] = await make_official(session, "hand", agency, [Role.HANDLING_OFFICER])
-    colleague, actors["another handling officer"] = await make_official(session, "col", agency, [Role.HANDLING_OFFICER])
-    _, actors["head"] = await make_official(session, "head", agency, [Role.AGENCY_HEAD])
-    _, actors["agency admin"] = await make_official(session, "adm", agency, [Role.AGENCY_ADMIN])
-    _, actors["supervisor"] = await make_official(session, "sup", agency, [Role.SUPERVISOR])
-    _, actors["other agency's officer"] = await make_official(
-        session, "other", other, [Role.RECEIVING_OFFICER, Role.HANDLING_OFFICER, Role.AGENCY_HEAD])
-    suspended, actors["suspended officer"] = await make_official(
-        session, "susp", agency, [Role.RECEIVING_OFFICER, Role.AGENCY_HEAD], OfficialStatus.SUSPENDED)
-    # Revocation normally deletes the roles too; kept here, the status alone must refuse them.
-    _, actors["revoked officer"] = await make_official(
-        session, "revk", agency, [Role.RECEIVING_OFFICER, Role.HANDLING_OFFICER, Role.AGENCY_HEAD],
-        OfficialStatus.REVOKED)
-    # Province-wide roles and the alert author, held in the report's own agency so
-    # that only the role can refuse them: none of them works reports.
-    _, actors["focal unit"] = await make_official(session, "focal", agency, [Role.FOCAL_UNIT])
-    _, actors["platform admin"] = await make_official(session, "padm", agency, [Role.PLATFORM_ADMIN])
-    _, actors["alert author"] = await make_official(session, "auth", agency, [Role.ALERT_AUTHOR])
-    return World(citizen, other_citizen, agency, other, actors, handler, colleague)
-
-
-async def new_report(session: AsyncSession, world: World, state: State) -> Report:
-    topic = await session.scalar(select(Topic).limit(1))
-    assert topic is not None
-    report = Report(
-        code=f"PA-2026-{await session.scalar(select(func.count()).select_from(Report)) + 1:06d}",
-        citizen_id=world.citizen.id, topic_id=topic.id, description="Rác thải ven mương",
-        agency_id=world.agency.id, route_kind="polygon", state=state, version=1,
-        submitted_at=NOW - timedelta(days=1),
-        assignee_id=world.handler.id if state in (State.ASSIGNED, State.PENDING_APPROVAL, State.RESOLVED,
-                                                  State.CLARIFYING, State.CLOSED) else None,
-        resolved_at=NOW - timedelta(hours=2) if state in (State.RESOLVED, State.CLARIFYING, State.CLOSED) else None,
-        rating=Rating.UNSATISFIED if state == State.CLOSED else None,
-    )
-    session.add(report)
-    await session.flush()
-    return report
 
 
 # Who may fire each action: the expected half of the matrix, written out by hand.
@@ -163,9 +78,24 @@ EXPECTED: dict[Action, set[str]] = {
 }
 # Actions a handling officer may fire only on a report assigned to them.
 ASSIGNEE_ONLY = {Action.NOTE, Action.REVEAL_CONTACT}
-ACTORS = ["citizen", "other citizen", "system", "nobody", "receiving officer", "handling officer",
-          "another handling officer", "head", "agency admin", "supervisor", "focal unit", "platform admin",
-          "alert author", "other agency's officer", "suspended officer", "revoked officer"]
+ACTORS = [
+    "citizen",
+    "other citizen",
+    "system",
+    "nobody",
+    "receiving officer",
+    "handling officer",
+    "another handling officer",
+    "head",
+    "agency admin",
+    "supervisor",
+    "focal unit",
+    "platform admin",
+    "alert author",
+    "other agency's officer",
+    "suspended officer",
+    "revoked officer",
+]
 
 
 def test_every_action_has_an_expectation() -> None:
@@ -173,9 +103,10 @@ def test_every_action_has_an_expectation() -> None:
 
 
 @pytest.mark.parametrize("action", list(EXPECTED), ids=str)
-async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker[AsyncSession],
-                                    caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.workflow")
+async def test_authorisation_matrix(
+    action: Action, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.domain.workflow")
     async with sessions.begin() as session:
         world = await build_world(session)
     # Every role there is, held by an active official, is tried.
@@ -195,7 +126,8 @@ async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker
                 before = (report.state, report.version, report.agency_id, report.assignee_id)
                 outcome = await workflow.fire(session, report, action, world.actors[name], NOW, details)
                 events = await session.scalar(
-                    select(func.count()).select_from(ReportEvent).where(ReportEvent.report_id == report.id))
+                    select(func.count()).select_from(ReportEvent).where(ReportEvent.report_id == report.id)
+                )
                 expected = name in EXPECTED[action]
                 if name == "handling officer" and action in ASSIGNEE_ONLY and before[3] is None:
                     # A handling officer acts only on the reports assigned to them.
@@ -209,7 +141,7 @@ async def test_authorisation_matrix(action: Action, sessions: async_sessionmaker
                     assert outcome.refusal is Refusal.NOT_ALLOWED
                     # Every refusal is logged with the report and who tried.
                     logged = caplog.records[-1]
-                    assert logged.name == "bot.workflow" and f"refused {action}" in logged.getMessage()
+                    assert logged.name == "bot.domain.workflow" and f"refused {action}" in logged.getMessage()
                     assert f"report {report.id} " in logged.getMessage()
                     await session.refresh(report)
                     assert (report.state, report.version, report.agency_id, report.assignee_id) == before
@@ -236,15 +168,18 @@ async def test_what_an_action_needs(sessions: async_sessionmaker[AsyncSession]) 
         assert outcome.refusal is Refusal.MISSING and outcome.missing is Need.REASON
         assigned = await new_report(session, world, State.ASSIGNED)
         no_evidence = {"result": "Đã xử lý.", "evidence": []}
-        outcome = await workflow.fire(session, assigned, Action.SUBMIT_RESULT, world.actors["handling officer"], NOW, no_evidence)
+        outcome = await workflow.fire(
+            session, assigned, Action.SUBMIT_RESULT, world.actors["handling officer"], NOW, no_evidence
+        )
         assert outcome.refusal is Refusal.MISSING and outcome.missing is Need.EVIDENCE
         received = await new_report(session, world, State.RECEIVED)
         # Only an active handling officer of the report's own agency can be assigned.
         for bad in (world.actors["head"].official_id, world.actors["other agency's officer"].official_id, 999999):
             outcome = await workflow.fire(session, received, Action.ASSIGN, head, NOW, {"assignee_id": bad})
             assert outcome.refusal is Refusal.INVALID
-        outcome = await workflow.fire(session, received, Action.TRANSFER, head, NOW,
-                                      {"target_agency_id": world.agency.id, "reason": "x"})
+        outcome = await workflow.fire(
+            session, received, Action.TRANSFER, head, NOW, {"target_agency_id": world.agency.id, "reason": "x"}
+        )
         assert outcome.refusal is Refusal.INVALID
 
 
@@ -275,11 +210,12 @@ async def test_clarification_window_and_reopen_counts(sessions: async_sessionmak
             outcome = await workflow.fire(session, unrated, Action.REOPEN, citizen, NOW, {"reason": "Vẫn còn rác."})
             assert not outcome.ok and outcome.refusal is Refusal.WRONG_STATE
             await session.refresh(unrated)
-            assert (unrated.state, unrated.version, unrated.reopen_count, unrated.unsatisfied_count) == (
-                state, 1, 0, 0)
+            assert (unrated.state, unrated.version, unrated.reopen_count, unrated.unsatisfied_count) == (state, 1, 0, 0)
 
 
-async def test_transfer_moves_the_report_and_the_loser_learns_who_won(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_transfer_moves_the_report_and_the_loser_learns_who_won(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     async with sessions.begin() as session:
         world = await build_world(session)
         report = await new_report(session, world, State.SUBMITTED)
@@ -323,9 +259,14 @@ async def test_queue_holds_only_what_can_still_be_done(sessions: async_sessionma
         requests = {}
         for state in (State.ASSIGNED, State.CLOSED, State.REJECTED):
             report = await new_report(session, world, state)
-            request = CoordinationRequest(report_id=report.id, from_agency_id=world.agency.id,
-                                          to_agency_id=world.other_agency.id, asked_by_official_id=world.handler.id,
-                                          question="Lịch thu gom?", asked_at=NOW)
+            request = CoordinationRequest(
+                report_id=report.id,
+                from_agency_id=world.agency.id,
+                to_agency_id=world.other_agency.id,
+                asked_by_official_id=world.handler.id,
+                question="Lịch thu gom?",
+                asked_at=NOW,
+            )
             session.add(request)
             await session.flush()
             requests[state] = request.id
@@ -340,8 +281,11 @@ async def test_the_provinces_and_agencys_own_reject_reasons(sessions: async_sess
     """`reject_reasons` in the province file: checked on import, stored, offered to the agency's screeners."""
     raw = yaml.safe_load(DEMO_PROVINCE.read_text(encoding="utf-8"))
     raw["reject_reasons"] = [
-        {"vi": "Đã giải quyết."}, "Trùng lặp", {"vi": "Đã giải quyết.", "en": "Settled.", "fr": "x"},
-        {"vi": "a" * 501, "en": "b"}, {"vi": "Đã  giải quyết. ", "en": "Settled."},
+        {"vi": "Đã giải quyết."},
+        "Trùng lặp",
+        {"vi": "Đã giải quyết.", "en": "Settled.", "fr": "x"},
+        {"vi": "a" * 501, "en": "b"},
+        {"vi": "Đã  giải quyết. ", "en": "Settled."},
     ]
     raw["agencies"][0]["reject_reasons"] = {"vi": "x", "en": "y"}
     with pytest.raises(ProvinceFileError) as err:

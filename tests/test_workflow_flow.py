@@ -7,6 +7,7 @@ coordination requests; a stranger and XA-02's official press XA-01's buttons
 and are refused. (The citizen's answers and ratings are tested with the
 citizen's follow-up.)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +15,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.emulator import MessageView
+from bot.cli.sandbox import province_file
+from bot.domain.labels import CARD_STATE_LABELS, OFFICIAL_EVENT_LABELS
+from bot.domain.officials import Refusal, RefusalReason, Role
+from bot.domain.workflow import Action, Need, State
+from bot.domain.worklist import Task
+from bot.emulators.telegram import MessageView
 from bot.i18n import translator
-from bot.labels import CARD_STATE_LABELS, OFFICIAL_EVENT_LABELS
-from bot.officials import Refusal, RefusalReason, Role
-from bot.sandbox import province_file
-from bot.workflow import Action, Need, State
-from bot.worklist import Task
 from handlers.cards import (
     MISSING_TEXTS,
     NOT_ASSIGNED_TO_YOU,
@@ -47,7 +48,7 @@ from tests.officials_driver import (
     clock_fixture,  # noqa: F401
     office_fixture,  # noqa: F401
 )
-from tests.test_officials_flow import admin, eventually, onboard
+from tests.officials_world import admin, eventually, onboard
 
 VI = translator("vi")
 WAIT = 10.0
@@ -60,8 +61,13 @@ def refused(reason: RefusalReason) -> str:
 
 async def events(office: Office, report_id: int) -> list[ReportEvent]:
     async with office.bot.deps.sessions() as session:
-        return list((await session.scalars(
-            select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id)
+                )
+            ).all()
+        )
 
 
 async def kinds(office: Office, report_id: int) -> list[str]:
@@ -70,8 +76,9 @@ async def kinds(office: Office, report_id: int) -> list[str]:
 
 async def refusals(office: Office) -> list[tuple[str | None, str]]:
     async with office.bot.deps.sessions() as session:
-        rows = (await session.scalars(select(AccessAudit).where(AccessAudit.action == "refused")
-                                      .order_by(AccessAudit.id))).all()
+        rows = (
+            await session.scalars(select(AccessAudit).where(AccessAudit.action == "refused").order_by(AccessAudit.id))
+        ).all()
     return [(r.actor_external_id, r.outcome) for r in rows]
 
 
@@ -116,8 +123,13 @@ async def test_a_report_goes_from_the_card_to_the_citizens_result(office: Office
     assert answer.text == VI("📥 {code} received. Assign it from the card.", code=filed.code)
     received = await office.card_edit(filed, VI(CARD_STATE_LABELS[State.RECEIVED]))
     assert VI("👤 Assign") in received.buttons and VI("✅ Receive") not in received.buttons
-    await filed.citizen.expect(VI("📥 Your report {code} was received by {agency}. It will be assigned for handling.",
-                                  code=filed.code, agency="")[:30])
+    await filed.citizen.expect(
+        VI(
+            "📥 Your report {code} was received by {agency}. It will be assigned for handling.",
+            code=filed.code,
+            agency="",
+        )[:30]
+    )
 
     # The list of handling officers comes privately; the group sees only the card change.
     answer = await office.press_card(office.receiver, filed, VI("👤 Assign"))
@@ -143,8 +155,13 @@ async def test_a_report_goes_from_the_card_to_the_citizens_result(office: Office
     noted = await typed(office.handler, "Đã gọi tổ dân phố số 3 hẹn kiểm tra lúc 14h.")
     assert noted.content == VI("📝 Note added to {code}.", code=filed.code)
 
-    done = await office.submit_result(filed, "Đã thu gom rác và khơi thông mương.", photos=[images.jpeg(seed=77)],
-                                      documents=[(PDF, "bien-ban.pdf")], task=task)
+    done = await office.submit_result(
+        filed,
+        "Đã thu gom rác và khơi thông mương.",
+        photos=[images.jpeg(seed=77)],
+        documents=[(PDF, "bien-ban.pdf")],
+        task=task,
+    )
     assert done.content == VI("🖊 The result of {code} was sent to the head for approval.", code=filed.code)
     pending = office.current_card(filed)
     assert VI("🖊 Proposed result: {text}", text="Đã thu gom rác và khơi thông mương.") in pending.content
@@ -179,7 +196,13 @@ async def test_a_report_goes_from_the_card_to_the_citizens_result(office: Office
     assert len(card_messages(office, filed)) == 1
     assert len(office.group.edits_of(card)) >= 4
     assert await kinds(office, filed.report_id) == [
-        Action.SUBMIT, Action.RECEIVE, Action.ASSIGN, Action.NOTE, Action.SUBMIT_RESULT, Action.APPROVE]
+        Action.SUBMIT,
+        Action.RECEIVE,
+        Action.ASSIGN,
+        Action.NOTE,
+        Action.SUBMIT_RESULT,
+        Action.APPROVE,
+    ]
     report = await office.report(filed.report_id)
     assert report.state == State.RESOLVED
     [submitted] = [e for e in await events(office, filed.report_id) if e.kind == Action.SUBMIT_RESULT]
@@ -195,7 +218,9 @@ async def test_a_report_goes_from_the_card_to_the_citizens_result(office: Office
     for action in (Action.RECEIVE, Action.ASSIGN, Action.NOTE, Action.SUBMIT_RESULT, Action.APPROVE):
         assert VI(OFFICIAL_EVENT_LABELS[action]) in timeline.content
     assert "Đã gọi tổ dân phố số 3" in timeline.content and RECEIVER in timeline.content
-    assert HEAD in timeline.content and VI.ngettext("📎 {n} evidence file", "📎 {n} evidence files", 2) in timeline.content
+    assert (
+        HEAD in timeline.content and VI.ngettext("📎 {n} evidence file", "📎 {n} evidence files", 2) in timeline.content
+    )
 
 
 # --- screening: reject, ask, transfer -----------------------------------------------------------------
@@ -206,7 +231,7 @@ async def test_reject_with_a_template_or_a_typed_reason(office: Office) -> None:
     answer = await office.press_card(office.receiver, first, VI("⛔ Reject"))
     assert answer.text == VI(WROTE_PRIVATELY)
     reasons = await office.receiver.chat.expect(lambda m: VI("✍️ Type another reason") in m.buttons, timeout=WAIT)
-    assert [VI(t.label) for t in REASON_TEMPLATES] == reasons.buttons[:len(REASON_TEMPLATES)]
+    assert [VI(t.label) for t in REASON_TEMPLATES] == reasons.buttons[: len(REASON_TEMPLATES)]
     complaint = REASON_TEMPLATES[0]
     await office.receiver.chat.press(reasons, VI(complaint.label))
     done = await office.receiver.chat.expect(edited=True, timeout=WAIT)
@@ -222,8 +247,9 @@ async def test_reject_with_a_template_or_a_typed_reason(office: Office) -> None:
     reasons = await office.head.chat.expect(lambda m: VI("✍️ Type another reason") in m.buttons, timeout=WAIT)
     await office.head.chat.press(reasons, VI("✍️ Type another reason"))
     prompt = await office.head.chat.expect(edited=True, timeout=WAIT)
-    assert prompt.content.startswith(VI("Type the reason for rejecting {code}. The citizen will read it.",
-                                        code=second.code))
+    assert prompt.content.startswith(
+        VI("Type the reason for rejecting {code}. The citizen will read it.", code=second.code)
+    )
     done = await typed(office.head, "Vị trí nằm trong khu quân sự, không thuộc thẩm quyền của phường.")
     assert done.content == VI("⛔ {code} rejected. The citizen is told the reason.", code=second.code)
     told = await second.citizen.expect(second.code)
@@ -240,7 +266,7 @@ async def test_reject_with_a_template_or_a_typed_reason(office: Office) -> None:
     third = await office.file_report(english)
     await office.press_card(office.receiver, third, VI("⛔ Reject"))
     reasons = await office.receiver.chat.expect(lambda m: VI("✍️ Type another reason") in m.buttons, timeout=WAIT)
-    own = reasons.buttons[len(REASON_TEMPLATES):-2]
+    own = reasons.buttons[len(REASON_TEMPLATES) : -2]
     assert own == [reason_button(province_reason.vi), reason_button(ward_reason.vi)]
     await office.receiver.chat.press(reasons, own[1])
     done = await office.receiver.chat.expect(edited=True, timeout=WAIT)
@@ -258,7 +284,8 @@ async def test_asking_the_citizen_for_more_information(office: Office) -> None:
     assert filed.code in prompt.content
     done = await typed(office.receiver, "Xin cho biết số nhà gần nhất với điểm đổ rác?")
     assert done.content == VI(
-        "❔ Your question about {code} was sent to the citizen. Their answer will show on the card.", code=filed.code)
+        "❔ Your question about {code} was sent to the citizen. Their answer will show on the card.", code=filed.code
+    )
     asked = await filed.citizen.expect_buttons(VI("✍️ Answer"))
     assert "Xin cho biết số nhà gần nhất" in asked.content and filed.code in asked.content
     card = await office.card_edit(filed, VI(CARD_STATE_LABELS[State.NEEDS_INFO]))
@@ -277,7 +304,8 @@ async def test_transfer_to_another_agency(office: Office, capsys) -> None:
     assert target in prompt.content and not prompt.has_inline_keyboard
     done = await typed(office.receiver, "Địa điểm thuộc địa bàn phường bên cạnh.")
     assert done.content == VI(
-        "↪️ {code} transferred. The new agency's group has the card, and the citizen is told.", code=filed.code)
+        "↪️ {code} transferred. The new agency's group has the card, and the citizen is told.", code=filed.code
+    )
 
     # The new agency's group gets a card of its own; the old one says where it went and loses its buttons.
     new_card = await office.card_of(filed.code, group=office.other_group)
@@ -321,7 +349,8 @@ async def test_transfer_to_another_agency(office: Office, capsys) -> None:
     view = await office.open_work(screener, told, filed.code)
     await screener.chat.press(view, VI("✅ Receive"))
     assert (await screener.chat.expect_callback_answer()).text == VI(
-        "📥 {code} received. Assign it from the card.", code=filed.code)
+        "📥 {code} received. Assign it from the card.", code=filed.code
+    )
     report = await office.report(filed.report_id)
     assert (report.agency_id, report.state) == (third.id, State.RECEIVED)
     await worker.chat.expect_no_message(within=0.3)
@@ -341,10 +370,11 @@ async def test_a_coordination_request_and_its_answer(office: Office) -> None:
     assert "/cancel" in prompt.content
     sent = await typed(office.handler, "Đề nghị cho biết mương đầu ngõ 12 thuộc địa bàn nào quản lý?")
     assert sent.content == VI(
-        "🤝 Your request about {code} was sent. The answer will come to you here and show on the card.",
-        code=filed.code)
-    waiting = await office.card_edit(filed, VI("🤝 Coordination: {open} waiting, {answered} answered",
-                                               open=1, answered=0))
+        "🤝 Your request about {code} was sent. The answer will come to you here and show on the card.", code=filed.code
+    )
+    waiting = await office.card_edit(
+        filed, VI("🤝 Coordination: {open} waiting, {answered} answered", open=1, answered=0)
+    )
     assert VI(CARD_STATE_LABELS[State.ASSIGNED]) in waiting.content
 
     # XA-02's group gets the request; its official answers privately.
@@ -354,26 +384,36 @@ async def test_a_coordination_request_and_its_answer(office: Office) -> None:
     assert (await press.answer()).text == VI(WROTE_PRIVATELY)
     await office.other_receiver.chat.expect(contains="/cancel", timeout=WAIT)
     answered = await typed(office.other_receiver, "Mương thuộc phường Hòa Bình quản lý; chúng tôi sẽ phối hợp nạo vét.")
-    assert answered.content == VI("🤝 Your answer was added to report {code} and sent to its handling officer.",
-                                  code=filed.code)
+    assert answered.content == VI(
+        "🤝 Your answer was added to report {code} and sent to its handling officer.", code=filed.code
+    )
 
     # The answer lands on the report: the handler hears of it and the card shows it.
     heard = await office.handler.chat.expect(contains="chúng tôi sẽ phối hợp nạo vét", timeout=WAIT)
     assert VI("🛠 Open the report") in heard.buttons
-    card = await office.card_edit(filed, VI("🤝 Coordination: {open} waiting, {answered} answered",
-                                            open=0, answered=1))
-    assert VI("🤝 Coordination answer: {text}",
-              text="Mương thuộc phường Hòa Bình quản lý; chúng tôi sẽ phối hợp nạo vét.") in card.content
+    card = await office.card_edit(filed, VI("🤝 Coordination: {open} waiting, {answered} answered", open=0, answered=1))
+    assert (
+        VI("🤝 Coordination answer: {text}", text="Mương thuộc phường Hòa Bình quản lý; chúng tôi sẽ phối hợp nạo vét.")
+        in card.content
+    )
     assert await kinds(office, filed.report_id) == [
-        Action.SUBMIT, Action.RECEIVE, Action.ASSIGN, Action.COORDINATE, Action.COORDINATION_ANSWER]
+        Action.SUBMIT,
+        Action.RECEIVE,
+        Action.ASSIGN,
+        Action.COORDINATE,
+        Action.COORDINATION_ANSWER,
+    ]
 
     # A second press on the answered request says who answered and when.
     again = await office.in_group(office.other_receiver, office.other_group).press(request, VI("💬 Answer"))
     async with office.bot.deps.sessions() as session:
         row = await session.scalar(select(CoordinationRequest))
     assert row is not None and row.answered_at is not None
-    assert (await again.answer()).text == VI("This request was already answered by {name} at {time}.",
-                                             name=OTHER_RECEIVER, time=when(row.answered_at, VI, office.settings.zone))
+    assert (await again.answer()).text == VI(
+        "This request was already answered by {name} at {time}.",
+        name=OTHER_RECEIVER,
+        time=when(row.answered_at, VI, office.settings.zone),
+    )
 
 
 async def test_the_head_returns_a_result_and_the_handler_resubmits(office: Office) -> None:
@@ -386,23 +426,36 @@ async def test_the_head_returns_a_result_and_the_handler_resubmits(office: Offic
     assert answer.text == VI(WROTE_PRIVATELY)
     await office.head.chat.expect(contains="/cancel", timeout=WAIT)
     done = await typed(office.head, "Cần ảnh hiện trường sau khi thu gom, không chỉ nhắc nhở.")
-    assert done.content == VI("↩️ The result of {code} was returned to the handling officer with your comment.",
-                              code=filed.code)
+    assert done.content == VI(
+        "↩️ The result of {code} was returned to the handling officer with your comment.", code=filed.code
+    )
     returned = await office.handler.chat.expect(contains="Cần ảnh hiện trường", timeout=WAIT)
     assert VI("🛠 Open the report") in returned.buttons
     card = await office.card_edit(filed, VI(CARD_STATE_LABELS[State.ASSIGNED]))
-    assert VI("↩️ Returned by the head: {text}",
-              text="Cần ảnh hiện trường sau khi thu gom, không chỉ nhắc nhở.") in card.content
+    assert (
+        VI("↩️ Returned by the head: {text}", text="Cần ảnh hiện trường sau khi thu gom, không chỉ nhắc nhở.")
+        in card.content
+    )
 
-    await office.submit_result(filed, "Đã thu gom rác, ảnh hiện trường kèm theo.",
-                               photos=[images.jpeg(seed=92), images.jpeg(seed=93)], task=returned)
+    await office.submit_result(
+        filed,
+        "Đã thu gom rác, ảnh hiện trường kèm theo.",
+        photos=[images.jpeg(seed=92), images.jpeg(seed=93)],
+        task=returned,
+    )
     await office.approve(filed)
     result = await filed.citizen.expect_buttons(VI("😊 Satisfied"))
     assert "Đã thu gom rác, ảnh hiện trường kèm theo." in result.content
     assert "Đã nhắc nhở hộ dân." not in result.content
     assert await kinds(office, filed.report_id) == [
-        Action.SUBMIT, Action.RECEIVE, Action.ASSIGN, Action.SUBMIT_RESULT, Action.RETURN, Action.SUBMIT_RESULT,
-        Action.APPROVE]
+        Action.SUBMIT,
+        Action.RECEIVE,
+        Action.ASSIGN,
+        Action.SUBMIT_RESULT,
+        Action.RETURN,
+        Action.SUBMIT_RESULT,
+        Action.APPROVE,
+    ]
 
 
 async def test_a_result_without_evidence_is_refused(office: Office) -> None:
@@ -445,8 +498,9 @@ async def test_strangers_other_agencies_and_wrong_roles_are_refused(office: Offi
         assert answer.show_alert
 
     receiver = await office.official(RECEIVER)
-    assert "suspended" in await admin(office.settings, capsys, "suspend", "--official", str(receiver.id),
-                                      "--reason", "lost phone")
+    assert "suspended" in await admin(
+        office.settings, capsys, "suspend", "--official", str(receiver.id), "--reason", "lost phone"
+    )
     answer = await office.press_card(office.receiver, filed, VI("✅ Receive"))
     assert answer.text == refused(RefusalReason.SUSPENDED)
 
@@ -458,20 +512,24 @@ async def test_strangers_other_agencies_and_wrong_roles_are_refused(office: Offi
     assert len(office.group.edits_of(filed.card)) == edits
     for person in (office.stranger, office.other_receiver, office.handler, office.admin):
         assert not any(filed.code in m.content for m in person.chat.bot_messages)
-    ids = {p: str(p.user.id) for p in (office.stranger, office.other_receiver, office.handler, office.admin,
-                                      office.receiver)}
+    ids = {
+        p: str(p.user.id)
+        for p in (office.stranger, office.other_receiver, office.handler, office.admin, office.receiver)
+    }
     assert await refusals(office) == [
-        (ids[office.stranger], "not_an_official"), (ids[office.stranger], "not_an_official"),
-        (ids[office.other_receiver], "other_agency"), (ids[office.other_receiver], "other_agency"),
-        (ids[office.handler], "missing_role"), (ids[office.admin], "missing_role"),
+        (ids[office.stranger], "not_an_official"),
+        (ids[office.stranger], "not_an_official"),
+        (ids[office.other_receiver], "other_agency"),
+        (ids[office.other_receiver], "other_agency"),
+        (ids[office.handler], "missing_role"),
+        (ids[office.admin], "missing_role"),
         (ids[office.receiver], "suspended"),
     ]
 
     # A handling officer works only on what is assigned to them.
     await office.receive(filed, office.head)
     task = await office.assign(filed, HANDLER, by=office.head)
-    press = await office.handler2.chat.press_stale(
-        await typed(office.handler2, "/queue"), f"cw:op:{filed.report_id}")
+    press = await office.handler2.chat.press_stale(await typed(office.handler2, "/queue"), f"cw:op:{filed.report_id}")
     assert (await press.answer()).text == VI(NOT_ASSIGNED_TO_YOU)
     press = await office.handler2.chat.press_stale(office.handler2.chat.bot_messages[-1], f"cw:rs:{filed.report_id}")
     assert (await press.answer()).text == VI(NOT_ASSIGNED_TO_YOU)
@@ -494,8 +552,9 @@ async def test_a_stale_press_says_who_acted_and_when(office: Office) -> None:
     press = await office.in_group(office.head).press_stale(filed.card, old)
     answer = await press.answer()
     [received] = [e for e in await events(office, filed.report_id) if e.kind == Action.RECEIVE]
-    assert answer.text == VI("Already received by {name} at {time}.", name=RECEIVER,
-                             time=when(received.at, VI, office.settings.zone))
+    assert answer.text == VI(
+        "Already received by {name} at {time}.", name=RECEIVER, time=when(received.at, VI, office.settings.zone)
+    )
     # The same for a choice made from an old private list after someone else assigned it.
     await office.press_card(office.receiver, filed, VI("👤 Assign"))
     choice = await office.receiver.chat.expect(lambda m: HANDLER in m.buttons, timeout=WAIT)
@@ -503,8 +562,9 @@ async def test_a_stale_press_says_who_acted_and_when(office: Office) -> None:
     await office.receiver.chat.press(choice, HANDLER)
     answer = await office.receiver.chat.expect_callback_answer()
     [assigned] = [e for e in await events(office, filed.report_id) if e.kind == Action.ASSIGN]
-    assert answer.text == VI("Already assigned by {name} at {time}.", name=HEAD,
-                             time=when(assigned.at, VI, office.settings.zone))
+    assert answer.text == VI(
+        "Already assigned by {name} at {time}.", name=HEAD, time=when(assigned.at, VI, office.settings.zone)
+    )
     assert (await office.report(filed.report_id)).assignee_id == (await office.official(HANDLER_2)).id
 
 
@@ -537,8 +597,9 @@ async def test_revealing_the_contact_is_private_and_on_the_timeline(office: Offi
     assert filed.citizen.full_name in contact.content and "+84912345678" in contact.content
     # Never in the group.
     await asyncio.sleep(0.3)
-    assert all("+84912345678" not in m.content and filed.citizen.full_name not in m.content
-               for m in office.group.bot_messages)
+    assert all(
+        "+84912345678" not in m.content and filed.citizen.full_name not in m.content for m in office.group.bot_messages
+    )
     assert len(office.group.bot_messages) == group_before
     assert len(office.group.edits_of(filed.card)) == edits_before  # a look changes nothing on the card
     [revealed] = [e for e in await events(office, filed.report_id) if e.kind == Action.REVEAL_CONTACT]
@@ -578,7 +639,8 @@ async def test_queue_lists_what_waits_oldest_deadline_first(office: Office) -> N
     assert VI("✅ Receive") in view.buttons
     await office.receiver.chat.press(view, VI("✅ Receive"))
     assert (await office.receiver.chat.expect_callback_answer()).text == VI(
-        "📥 {code} received. Assign it from the card.", code=sooner.code)
+        "📥 {code} received. Assign it from the card.", code=sooner.code
+    )
     await office.card_edit(sooner, VI(CARD_STATE_LABELS[State.RECEIVED]))
 
     # The handler's queue holds what is assigned to them; a stranger has none.
@@ -588,8 +650,9 @@ async def test_queue_lists_what_waits_oldest_deadline_first(office: Office) -> N
     nothing = await typed(office.stranger, "/queue")
     assert nothing.content == refused(RefusalReason.NOT_AN_OFFICIAL)
     async with office.bot.deps.sessions() as session:
-        count = await session.scalar(select(func.count()).select_from(ReportEvent).where(
-            ReportEvent.kind == Action.RECEIVE))
+        count = await session.scalar(
+            select(func.count()).select_from(ReportEvent).where(ReportEvent.kind == Action.RECEIVE)
+        )
     assert count == 2
 
 
@@ -654,12 +717,21 @@ async def test_after_a_group_becomes_a_supergroup_one_card_there_follows_the_rep
     filed = await office.file_report()
     people = (office.admin, office.receiver, office.handler, office.handler2, office.head)
     supergroup = office.emu.add_group("Cán bộ phường 1", members=[p.user for p in people], supergroup=True)
-    office.emu.inject_update("message", {
-        "message_id": 999, "from": office.admin.user.json, "chat": office.group.chat.json, "date": 0,
-        "migrate_to_chat_id": supergroup.id,
-    })
-    await eventually(office.bot, lambda session: session.scalar(
-        select(GroupBinding.chat_id).where(GroupBinding.agency_id == office.agency_id)), str(supergroup.id))
+    office.emu.inject_update(
+        "message",
+        {
+            "message_id": 999,
+            "from": office.admin.user.json,
+            "chat": office.group.chat.json,
+            "date": 0,
+            "migrate_to_chat_id": supergroup.id,
+        },
+    )
+    await eventually(
+        office.bot,
+        lambda session: session.scalar(select(GroupBinding.chat_id).where(GroupBinding.agency_id == office.agency_id)),
+        str(supergroup.id),
+    )
     old_edits = len(office.group.edits_of(filed.card))
 
     # The old group is gone; the receiver receives from their /queue, and the card comes to the supergroup.

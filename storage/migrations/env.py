@@ -1,4 +1,5 @@
 """Alembic environment: async engines for SQLite and PostgreSQL alike."""
+
 from __future__ import annotations
 
 import asyncio

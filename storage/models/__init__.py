@@ -1,4 +1,5 @@
 """Every model, imported so that Base.metadata knows all tables."""
+
 from storage.models.alerts import Alert, AlertArea, AlertFollowArea, AlertFollower
 from storage.models.base import Base
 from storage.models.drafts import Draft
@@ -29,4 +30,35 @@ from storage.models.reports import (
 )
 from storage.models.users import User
 
-__all__ = ["AccessAudit", "Agency", "Alert", "AlertArea", "AlertFollowArea", "AlertFollower", "Base", "BindCode", "CalendarDay", "CoordinationRequest", "Counter", "Draft", "GroupBinding", "Invitation", "LateStage", "Official", "OfficialRole", "OutboxMessage", "OutboxStatus", "PendingInput", "Priority", "Province", "Reminder", "Report", "ReportEvent", "ReportPhoto", "ScheduledRun", "SchedulerLease", "Topic", "User"]
+__all__ = [
+    "AccessAudit",
+    "Agency",
+    "Alert",
+    "AlertArea",
+    "AlertFollowArea",
+    "AlertFollower",
+    "Base",
+    "BindCode",
+    "CalendarDay",
+    "CoordinationRequest",
+    "Counter",
+    "Draft",
+    "GroupBinding",
+    "Invitation",
+    "LateStage",
+    "Official",
+    "OfficialRole",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PendingInput",
+    "Priority",
+    "Province",
+    "Reminder",
+    "Report",
+    "ReportEvent",
+    "ReportPhoto",
+    "ScheduledRun",
+    "SchedulerLease",
+    "Topic",
+    "User",
+]

@@ -3,7 +3,7 @@
 An alert is written by an official with the author role, approved by a
 different person of the alert focal unit, and published to everyone who
 follows the province or one of the alert's communes. Its content follows CAP
-1.2 (bot/cap.py): category, severity, urgency and certainty take CAP's values,
+1.2 (bot/interop/cap.py): category, severity, urgency and certainty take CAP's values,
 and an update or a cancellation is a new alert that references the one it
 changes. Exercises and tests are a mode chosen when the draft is made and
 never changed afterwards; they go only to test subscribers.
@@ -12,6 +12,7 @@ Delivery writes one outbox row per recipient (dedupe key `alert:<id>:<user
 id>`) in the publishing transaction; `first_outbox_id`..`last_outbox_id`
 bounds those rows so progress is counted without scanning the whole outbox.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

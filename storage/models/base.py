@@ -3,6 +3,7 @@
 The naming convention gives constraints stable names, so Alembic migrations
 written on SQLite apply unchanged on PostgreSQL.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

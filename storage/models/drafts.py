@@ -1,4 +1,5 @@
 """A citizen's report in the making, kept in the database so it survives restarts."""
+
 from __future__ import annotations
 
 from datetime import datetime

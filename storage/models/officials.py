@@ -15,6 +15,7 @@ one simple invariant: every official has an agency.
 Secrets (invitation tokens, group binding codes) are stored only as SHA-256
 hashes, so a copy of the database does not yield a usable link or code.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,8 +3,8 @@
 A row is written in the same transaction as the change that caused it (a
 report received, a reminder due, an alert approved), so a crash can neither
 lose the message nor send one for a change that was rolled back. The sender
-(bot/delivery.py) renders each row in the recipient's language when it sends
-it and records what happened here. bot/outbox.py holds the operations and
+(bot/delivery/sender.py) renders each row in the recipient's language when it sends
+it and records what happened here. bot/delivery/outbox.py holds the operations and
 explains the crash semantics.
 """
 
@@ -52,9 +52,7 @@ class OutboxStatus(StrEnum):
 
 
 # A claimable row is PENDING; these never change again.
-FINAL_STATUSES = frozenset(
-    {OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.UNCONFIRMED, OutboxStatus.SKIPPED}
-)
+FINAL_STATUSES = frozenset({OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.UNCONFIRMED, OutboxStatus.SKIPPED})
 
 
 class Priority(IntEnum):
@@ -69,7 +67,7 @@ class Priority(IntEnum):
     seconds. An announcement (a power cut, a new regulation) therefore waits
     behind a citizen's result, an official's task and an agency card, which
     would otherwise wait up to an hour behind it; only alerts about danger go
-    before them (DOMAIN.md "Alerts": urgent alerts before announcements and
+    before them (docs/rules.md "Alerts": urgent alerts before announcements and
     before routine notifications).
     """
 
@@ -116,7 +114,7 @@ class OutboxMessage(Base):
     recipient_user_id: Mapped[int | None] = mapped_column(ID, ForeignKey("users.id"))
     # The language when there is no recipient (an agency group), else a fallback.
     language: Mapped[str | None] = mapped_column(String(8))
-    # Which renderer turns `params` into text (bot/rendering.py), e.g. "report.received".
+    # Which renderer turns `params` into text (bot/delivery/rendering.py), e.g. "report.received".
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
     # Plain values only (ids, codes, names): the text is made at send time.
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -140,9 +138,7 @@ class OutboxMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     # "Edit the message that row produced" (an agency card moving through its
     # states) instead of posting a new one.
-    edit_of_id: Mapped[int | None] = mapped_column(
-        ID, ForeignKey("outbox.id", ondelete="SET NULL"), index=True
-    )
+    edit_of_id: Mapped[int | None] = mapped_column(ID, ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Enqueueing a key that exists is a no-op ("reminder:report:12:receive:50%").
     dedupe_key: Mapped[str | None] = mapped_column(String(DEDUPE_KEY_LENGTH), unique=True)

@@ -4,6 +4,7 @@ A button often starts something that needs words (a reason to reject, the
 answer the agency asked for, a result with its evidence). What was asked, and
 what has been given so far, survives a restart and a second worker.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

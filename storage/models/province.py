@@ -1,8 +1,8 @@
 """The province the bot serves: its receiving agencies and report topics.
 
 One deployment serves one province, so `provinces` holds a single row. The
-rows are written by `congdan admin import-province` (bot/province.py) and read
-by the router (bot/routing.py). Reports point at agencies and topics, so rows
+rows are written by `congdan admin import-province` (bot/domain/province.py) and read
+by the router (bot/domain/routing.py). Reports point at agencies and topics, so rows
 are never deleted: a re-import updates them in place by code and deactivates
 the ones the file no longer lists.
 
@@ -10,6 +10,7 @@ Geometries are stored as GeoJSON geometry text (WGS 84, [lon, lat] order)
 rather than with PostGIS, so the embedded SQLite deployment works the same and
 the router does its spatial work in memory with shapely.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -127,7 +128,7 @@ class Province(Base):
     # Monday-Friday 07:30-11:30 and 13:30-17:30.
     office_hours_json: Mapped[str | None] = mapped_column(Text)
     # The province's own stage limits when they differ from 003 Art. 9.2
-    # (bot/deadlines.py): {"receive_hours": 8, "handle_days": 7, ...}.
+    # (bot/domain/deadlines.py): {"receive_hours": 8, "handle_days": 7, ...}.
     deadlines_json: Mapped[str | None] = mapped_column(Text)
     # Reasons for rejecting a report that every agency of the province offers.
     reject_reasons_json: Mapped[str | None] = mapped_column(Text)

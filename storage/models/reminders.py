@@ -4,6 +4,7 @@ A reminder row is written in the same transaction as the outbox rows that
 carry it, and is unique per report, stage clock and step: whatever runs the
 tick (a restart, a second process), a step is recorded, and so sent, once.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -31,9 +32,7 @@ class Reminder(Base):
     """
 
     __tablename__ = "reminders"
-    __table_args__ = (
-        UniqueConstraint("report_id", "stage_seq", "step", name="uq_reminders_report_id_stage_seq_step"),
-    )
+    __table_args__ = (UniqueConstraint("report_id", "stage_seq", "step", name="uq_reminders_report_id_stage_seq_step"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     report_id: Mapped[int] = mapped_column(ID, ForeignKey("reports.id"))

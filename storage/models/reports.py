@@ -1,4 +1,5 @@
 """Reports, their photos and their append-only timeline."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -74,7 +75,7 @@ class Report(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The citizen said it is an emergency: shown to the screeners, decides nothing.
     emergency_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The stage clock behind `due_at` (bot/reminders.py): which stage, the how
+    # The stage clock behind `due_at` (bot/domain/reminders.py): which stage, the how
     # manyth clock of the report it is, and when it started. A pause for the
     # citizen's answer keeps the clock; a new stage or a new deadline starts one.
     stage: Mapped[str | None] = mapped_column(String(16))

@@ -1,4 +1,5 @@
 """People who talk to the bot: citizens today, officials share the table later."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -9,6 +9,7 @@ strings (storage/models/province.py `_string_enum`). Everyone who has already
 agreed to the privacy notice follows the province's alerts, as new citizens
 do from their consent on.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,16 +46,28 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column(
             "category",
-            _enum("category", "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env",
-                  "Transport", "Infra", "CBRNE", "Other"),
+            _enum(
+                "category",
+                "Geo",
+                "Met",
+                "Safety",
+                "Security",
+                "Rescue",
+                "Fire",
+                "Health",
+                "Env",
+                "Transport",
+                "Infra",
+                "CBRNE",
+                "Other",
+            ),
             nullable=False,
         ),
-        sa.Column("severity", _enum("severity", "Extreme", "Severe", "Moderate", "Minor", "Unknown"),
-                  nullable=False),
-        sa.Column("urgency", _enum("urgency", "Immediate", "Expected", "Future", "Past", "Unknown"),
-                  nullable=False),
-        sa.Column("certainty", _enum("certainty", "Observed", "Likely", "Possible", "Unlikely", "Unknown"),
-                  nullable=False),
+        sa.Column("severity", _enum("severity", "Extreme", "Severe", "Moderate", "Minor", "Unknown"), nullable=False),
+        sa.Column("urgency", _enum("urgency", "Immediate", "Expected", "Future", "Past", "Unknown"), nullable=False),
+        sa.Column(
+            "certainty", _enum("certainty", "Observed", "Likely", "Possible", "Unlikely", "Unknown"), nullable=False
+        ),
         sa.Column("headline_vi", sa.String(length=160), nullable=True),
         sa.Column("description_vi", sa.Text(), nullable=True),
         sa.Column("instruction_vi", sa.Text(), nullable=True),
@@ -87,10 +100,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_alerts_agency_id_agencies")),
-        sa.ForeignKeyConstraint(["approver_official_id"], ["officials.id"],
-                                name=op.f("fk_alerts_approver_official_id_officials")),
-        sa.ForeignKeyConstraint(["author_official_id"], ["officials.id"],
-                                name=op.f("fk_alerts_author_official_id_officials")),
+        sa.ForeignKeyConstraint(
+            ["approver_official_id"], ["officials.id"], name=op.f("fk_alerts_approver_official_id_officials")
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_official_id"], ["officials.id"], name=op.f("fk_alerts_author_official_id_officials")
+        ),
         sa.ForeignKeyConstraint(["ended_by_id"], ["alerts.id"], name=op.f("fk_alerts_ended_by_id_alerts")),
         sa.ForeignKeyConstraint(["references_id"], ["alerts.id"], name=op.f("fk_alerts_references_id_alerts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
@@ -106,8 +121,9 @@ def upgrade() -> None:
         sa.Column("alert_id", ID, nullable=False),
         sa.Column("agency_id", ID, nullable=False),
         sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_alert_areas_agency_id_agencies")),
-        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], name=op.f("fk_alert_areas_alert_id_alerts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name=op.f("fk_alert_areas_alert_id_alerts"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("alert_id", "agency_id", name=op.f("pk_alert_areas")),
     )
     op.create_table(
@@ -119,18 +135,19 @@ def upgrade() -> None:
         sa.Column("left_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_alert_followers_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_alert_followers_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_alert_followers")),
     )
     op.create_table(
         "alert_follow_areas",
         sa.Column("user_id", ID, nullable=False),
         sa.Column("agency_id", ID, nullable=False),
-        sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"],
-                                name=op.f("fk_alert_follow_areas_agency_id_agencies")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_alert_follow_areas_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_alert_follow_areas_agency_id_agencies")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_alert_follow_areas_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("user_id", "agency_id", name=op.f("pk_alert_follow_areas")),
     )
     with op.batch_alter_table("alert_follow_areas", schema=None) as batch_op:

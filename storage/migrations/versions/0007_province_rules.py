@@ -8,6 +8,7 @@ All new columns are optional or have a server default, so rows written by an
 older release keep their meaning: no limits or hours of their own (the
 regulation's defaults) and no emergency asked for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reject_reasons_json", sa.Text(), nullable=True))
 
     with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("emergency_requested", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+        batch_op.add_column(sa.Column("emergency_requested", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:

@@ -1,0 +1,5 @@
+"""Local stand-ins for the messaging platforms' servers, for `congdan demo`, tests and benchmarks."""
+
+__all__ = [
+    "telegram",
+]
