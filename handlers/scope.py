@@ -14,8 +14,9 @@ from bot.deps import Deps
 from bot.domain import citizens
 from bot.i18n import Translator, language_from_client, translator
 from storage.models import User
+from storage.models.users import TELEGRAM
 
-PLATFORM = "telegram"
+PLATFORM = TELEGRAM
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:

@@ -91,11 +91,11 @@ from storage.models.outbox import (
     OutboxStatus,
     Priority,
 )
-from storage.models.users import User
+from storage.models.users import TELEGRAM, User
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PLATFORM = "telegram"
+DEFAULT_PLATFORM = TELEGRAM
 # At most this many rows are looked at per claimed row, so that one chat with a
 # long queue (an agency group) cannot hide every other chat from a batch.
 CANDIDATES_PER_SLOT = 4

@@ -58,10 +58,11 @@ from storage.models import (
 )
 from storage.models.officials import OfficialStatus, Role
 from storage.models.province import AgencyKind
+from storage.models.users import TELEGRAM
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM = TELEGRAM
 CLI_PLATFORM = "cli"
 OK = "ok"
 

@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
+# The platforms people reach the bot on, as `User.platform`, `OutboxMessage.platform`
+# and the like spell them: the one place these names are written.
+TELEGRAM = "telegram"
+
 
 class User(Base):
     __tablename__ = "users"

@@ -84,6 +84,7 @@ from bot.delivery.sender import (
 )
 from storage.media import InvalidMediaKey, MediaStore
 from storage.models.base import utcnow
+from storage.models.users import TELEGRAM
 
 CAPTION_LIMIT = 1024
 # Telegram's broadcast limit without paid broadcasts.
@@ -330,7 +331,7 @@ async def start_sender(
 
 
 class TelegramTransport:
-    platform = "telegram"
+    platform = TELEGRAM
 
     def __init__(
         self,
