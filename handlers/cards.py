@@ -39,6 +39,7 @@ from bot.deps import Deps
 from bot.domain import cards, casework, citizens, officials, urgency, workflow
 from bot.domain.labels import OFFICIAL_EVENT_LABELS
 from bot.domain.officials import HANDOVER_REASON_LABELS, HandoverReason, Refusal, RefusalReason
+from bot.domain.roles import roles_of
 from bot.domain.workflow import SCREENERS, Action, Actor, Need, Party, Rating, State
 from bot.i18n import N_, Translator, translator
 from handlers.answers import answerer
@@ -175,7 +176,7 @@ async def authorise_presser(
         return refusal_text(result, await presser_translator(session, update, deps.settings.default_language))
     user = await session.get(User, result.user_id)
     assert user is not None
-    actor = Actor.official(result, await officials.roles_of(session, result.id))
+    actor = Actor.official(result, await roles_of(session, result.id))
     return Presser(result, user, actor, translator(user.language))
 
 

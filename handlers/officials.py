@@ -44,6 +44,7 @@ from bot.domain.officials import (
     Role,
     StatusProblem,
 )
+from bot.domain.roles import roles_of
 from bot.i18n import N_, Translator, translator
 from handlers.keyboards import inline
 from handlers.scope import PLATFORM, Scope, deps_of, presser_translator, user_scope
@@ -153,7 +154,7 @@ async def on_start_invitation(update: Update, context: ContextTypes.DEFAULT_TYPE
         _ = s._
         result = await officials.redeem_invitation(s.session, payload, s.user, deps.now())
         if isinstance(result, Redeemed):
-            roles = await officials.roles_of(s.session, result.official.id)
+            roles = await roles_of(s.session, result.official.id)
     if isinstance(result, RedeemProblem):
         await message.reply_text(redeem_problem_text(result, _))
         return
@@ -264,7 +265,7 @@ async def invite_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             text = target
         else:
             official, agency = target
-            roles = officials.grantable_roles(official, await officials.roles_of(s.session, official.id), agency)
+            roles = officials.grantable_roles(official, await roles_of(s.session, official.id), agency)
             rows = [[(role_button(role, _), f"{INVITE}{agency.id}:{role}")] for role in roles]
             rows.append([(_("✖️ Cancel"), INVITE_CANCEL)])
             markup = inline(rows)
@@ -314,9 +315,7 @@ async def _choose_role(
         _refused(session, update, official, "/invite", now, agency_id)
         return refusal_text(official, _)
     agency = await session.get(Agency, agency_id)
-    if agency is None or role not in officials.grantable_roles(
-        official, await officials.roles_of(session, official.id), agency
-    ):
+    if agency is None or role not in officials.grantable_roles(official, await roles_of(session, official.id), agency):
         return _("Your role does not allow this.")
     prompt = _(
         "Type the full name of the person you invite as {role} of {agency}, as on their ID card. "
@@ -594,7 +593,7 @@ async def on_group_info(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                 _refused(session, update, official, GROUP_INFO, deps.now(), binding.agency_id)
                 text = refusal_text(official, _)
             else:
-                roles = await officials.roles_of(session, official.id)
+                roles = await roles_of(session, official.id)
                 agency = await session.get(Agency, binding.agency_id)
                 assert agency is not None
                 text = _(
@@ -630,7 +629,7 @@ async def _officials_view(
         )
     if any(s.official.status != OfficialStatus.ACTIVE for s in summaries):
         lines.append(_("⏸ suspended, ✖️ closed"))
-    if Role.PLATFORM_ADMIN not in await officials.roles_of(session, viewer.id):
+    if Role.PLATFORM_ADMIN not in await roles_of(session, viewer.id):
         return "\n".join(lines), None
     rows = []
     for s in summaries:

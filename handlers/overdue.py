@@ -16,6 +16,7 @@ from bot.domain import officials, reminders
 from bot.domain.officials import Actor, Refusal, Role
 from bot.domain.reminder_texts import MORE, TASKS
 from bot.domain.reminders import Overdue
+from bot.domain.roles import roles_of
 from bot.domain.workflow import State
 from bot.i18n import N_, Translator
 from handlers.officials import refusal_text
@@ -66,7 +67,7 @@ async def overdue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             )
             text = refusal_text(official, _)
         else:
-            roles = await officials.roles_of(s.session, official.id)
+            roles = await roles_of(s.session, official.id)
             found = await reminders.overdue_in_scope(s.session, official, roles, now)
             text = (
                 overdue_text(*found, _, deps.settings.zone)

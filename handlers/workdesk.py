@@ -36,6 +36,7 @@ from bot.deps import Deps
 from bot.domain import cards, casework, officials, workflow, worklist
 from bot.domain.officials import ANY_ROLE, Refusal
 from bot.domain.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
+from bot.domain.roles import roles_of
 from bot.domain.workflow import OPEN_STATES, Action, Need, Outcome, State
 from bot.domain.worklist import Task
 from bot.i18n import N_, Translator, translator
@@ -659,7 +660,7 @@ async def queue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             log_refusal(session, update, official, "/queue", deps.now(), None)
             text = refusal_text(official, _)
         else:
-            items = await worklist.queue_for(session, official, await officials.roles_of(session, official.id))
+            items = await worklist.queue_for(session, official, await roles_of(session, official.id))
             text, markup = queue_view(items, _, deps)
     await message.reply_text(text, reply_markup=markup)
 

@@ -40,6 +40,7 @@ from bot.domain.officials import (
     StatusProblem,
 )
 from bot.domain.province import import_province
+from bot.domain.roles import roles_of
 from storage.models import (
     AccessAudit,
     Agency,
@@ -155,7 +156,7 @@ async def test_opening_an_invitation_makes_the_account_that_official(db: AsyncSe
     assert official.full_name == AN and user.display_name == "nick"
     assert official.user_id == user.id and official.status == OfficialStatus.ACTIVE
     assert redeemed.agency.code == "XA-01" and official.phone == "+84912345678"
-    assert await officials.roles_of(db, official.id) == {Role.RECEIVING_OFFICER}
+    assert await roles_of(db, official.id) == {Role.RECEIVING_OFFICER}
     await db.refresh(issued.invitation)
     assert issued.invitation.redeemed_by_user_id == user.id and issued.invitation.official_id == official.id
     [logged] = await audit_rows(db, AuditAction.REDEEM)
@@ -196,7 +197,7 @@ async def test_one_person_holds_several_roles_in_one_agency(db: AsyncSession) ->
     second = await invite(db, "XA-01", Role.AGENCY_HEAD, "NGUYỄN VĂN  AN")
     redeemed = await officials.redeem_invitation(db, second.payload, user, NOW)
     assert isinstance(redeemed, Redeemed) and redeemed.official.id == official.id
-    assert await officials.roles_of(db, official.id) == {Role.RECEIVING_OFFICER, Role.AGENCY_HEAD}
+    assert await roles_of(db, official.id) == {Role.RECEIVING_OFFICER, Role.AGENCY_HEAD}
     again = await invite(db, "XA-01", Role.AGENCY_HEAD)
     assert isinstance(redeemed := await officials.redeem_invitation(db, again.payload, user, NOW), Redeemed)
     assert redeemed.already_held
@@ -251,15 +252,13 @@ async def test_roles_belong_to_the_right_kind_of_agency_and_inviters_are_limited
 
     admin = await onboard(db, "XA-01", Role.AGENCY_ADMIN, 501)
     platform = await onboard(db, "SO-KHCN", Role.PLATFORM_ADMIN, 502, "Phạm Quốc Dũng")
-    admin_roles = await officials.roles_of(db, admin.id)
+    admin_roles = await roles_of(db, admin.id)
     assert Role.AGENCY_ADMIN in officials.grantable_roles(admin, admin_roles, xa01)
     assert officials.grantable_roles(admin, admin_roles, await agency(db, "XA-02")) == []
     # Even the focal unit's own administrator cannot make platform administrators.
     khcn = await agency(db, "SO-KHCN")
     khcn_admin = await onboard(db, "SO-KHCN", Role.AGENCY_ADMIN, 503, "Lê Văn Hùng")
-    assert Role.PLATFORM_ADMIN not in officials.grantable_roles(
-        khcn_admin, await officials.roles_of(db, khcn_admin.id), khcn
-    )
+    assert Role.PLATFORM_ADMIN not in officials.grantable_roles(khcn_admin, await roles_of(db, khcn_admin.id), khcn)
     assert (
         await officials.create_invitation(
             db,
@@ -273,7 +272,7 @@ async def test_roles_belong_to_the_right_kind_of_agency_and_inviters_are_limited
         is InviteProblem.NOT_ALLOWED
     )
     assert Role.PLATFORM_ADMIN in officials.grantable_roles(
-        platform, await officials.roles_of(db, platform.id), await agency(db, "SO-KHCN")
+        platform, await roles_of(db, platform.id), await agency(db, "SO-KHCN")
     )
     await invite(db, "XA-01", Role.HANDLING_OFFICER, "Lê Thị Bình", inviter=admin)
     assert (
@@ -352,7 +351,7 @@ async def test_suspension_is_immediate_and_withdraws_what_the_account_issued(db:
     assert (changed.withdrawn_invitations, changed.withdrawn_codes) == (1, 1)
     assert admin.status == OfficialStatus.SUSPENDED and admin.status_reason == "phone stolen"
     # Roles are kept through a suspension; only the account is locked.
-    assert await officials.roles_of(db, admin.id) == {Role.AGENCY_ADMIN}
+    assert await roles_of(db, admin.id) == {Role.AGENCY_ADMIN}
     assert await officials.suspend(db, admin, at=NOW, actor=CLI, desk=DESK) is StatusProblem.ALREADY
     bina = await account(db, 502)
     assert await officials.redeem_invitation(db, pending.payload, bina, NOW) is RedeemProblem.REVOKED
@@ -376,7 +375,7 @@ async def test_revocation_ends_roles_for_good_and_a_new_invitation_brings_the_pe
     official = await onboard(db, "XA-01", Role.RECEIVING_OFFICER, 501)
     changed = await officials.revoke(db, official, at=NOW, actor=CLI, desk=DESK, reason="retired")
     assert isinstance(changed, StatusChanged) and changed.ended_roles == (Role.RECEIVING_OFFICER,)
-    assert await officials.roles_of(db, official.id) == frozenset()
+    assert await roles_of(db, official.id) == frozenset()
     assert await officials.reinstate(db, official, at=NOW, actor=CLI) is StatusProblem.REVOKED_IS_FINAL
     assert await officials.suspend(db, official, at=NOW, actor=CLI, desk=DESK) is StatusProblem.REVOKED_IS_FINAL
     back = await invite(db, "XA-03", Role.HANDLING_OFFICER)
@@ -385,7 +384,7 @@ async def test_revocation_ends_roles_for_good_and_a_new_invitation_brings_the_pe
     redeemed = await officials.redeem_invitation(db, back.payload, user, NOW)
     assert isinstance(redeemed, Redeemed) and redeemed.reactivated and redeemed.official.id == official.id
     assert official.status == OfficialStatus.ACTIVE and redeemed.agency.code == "XA-03"
-    assert await officials.roles_of(db, official.id) == {Role.HANDLING_OFFICER}
+    assert await roles_of(db, official.id) == {Role.HANDLING_OFFICER}
 
 
 async def test_find_official_by_id_or_phone(db: AsyncSession) -> None:
