@@ -138,7 +138,16 @@ async def submit(
 ) -> int:
     """A citizen's report, submitted the way the bot submits it; its id."""
     number = next(_numbers)
-    photo = DraftPhoto(f"{number:064x}", f"originals/{number}", f"display/{number}.jpg", None, "jpeg", 800, 600)
+    photo = DraftPhoto(
+        original_sha256=f"{number:064x}",
+        original_key=f"originals/{number}",
+        display_key=f"display/{number}.jpg",
+        file_id=None,
+        file_platform=None,
+        source_format="jpeg",
+        width=800,
+        height=600,
+    )
     content = DraftContent(
         topic=topic,
         description="Rác thải đổ trộm cạnh mương thoát nước.",

@@ -53,7 +53,16 @@ async def bot(emu: BotApiEmulator, settings: Settings, clock: Clock) -> AsyncIte
 
 async def file_report(bot: Sandbox, at: datetime) -> Report:
     """A citizen's report submitted at `at`, as the bot submits one."""
-    photo = DraftPhoto("f" * 64, "originals/f", "display/f.jpg", None, "jpeg", 800, 600)
+    photo = DraftPhoto(
+        original_sha256="f" * 64,
+        original_key="originals/f",
+        display_key="display/f.jpg",
+        file_id=None,
+        file_platform=None,
+        source_format="jpeg",
+        width=800,
+        height=600,
+    )
     content = DraftContent(
         topic="environment",
         description="Rác thải đổ trộm cạnh mương thoát nước.",

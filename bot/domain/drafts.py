@@ -44,7 +44,11 @@ class DraftPhoto:
     original_sha256: str
     original_key: str
     display_key: str
+    # The messenger's own id of the file, to send it again without uploading it: valid
+    # only on `file_platform` (storage.models.users.TELEGRAM, ...). Both None when the
+    # messenger gave none worth keeping (a photo sent as a document).
     file_id: str | None
+    file_platform: str | None
     source_format: str
     width: int
     height: int
@@ -52,10 +56,20 @@ class DraftPhoto:
     gps: tuple[float, float] | None = None
     camera: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.file_id is not None and self.file_platform is None:
+            raise ValueError("a file id needs the platform it belongs to")
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DraftPhoto:
         gps = raw.get("gps")
-        return cls(**{**raw, "gps": tuple(gps) if gps else None})
+        values = {**raw, "gps": tuple(gps) if gps else None}
+        if "file_platform" not in values:
+            # Saved before file ids named their platform, and not rewritten by migration
+            # 0008 (which gives every stored one its platform): an id of no known platform
+            # is no reference at all, so it is dropped; the photo is in the media store.
+            values.update(file_id=None, file_platform=None)
+        return cls(**values)
 
 
 @dataclass(frozen=True)

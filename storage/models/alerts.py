@@ -177,7 +177,9 @@ class Alert(Base):
     # Set when no row is left to send; `delivery` then holds the final counts.
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivery: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The approver's progress message, edited in place while it is delivered.
+    # The approver's progress message, edited in place while it is delivered: a chat
+    # and message of `progress_platform` ("telegram", ...), meaningless on any other.
+    progress_platform: Mapped[str | None] = mapped_column(String(16))
     progress_chat_id: Mapped[str | None] = mapped_column(String(64))
     progress_message_id: Mapped[str | None] = mapped_column(String(64))
 

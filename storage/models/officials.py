@@ -126,6 +126,8 @@ class BindCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The group chat it bound, as `used_platform` ("telegram", ...) names it.
+    used_platform: Mapped[str | None] = mapped_column(String(16))
     used_chat_id: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -173,6 +175,8 @@ class AccessAudit(Base):
     subject_official_id: Mapped[int | None] = mapped_column(ID, ForeignKey("officials.id"), index=True)
     agency_id: Mapped[int | None] = mapped_column(ID, ForeignKey("agencies.id"))
     invitation_id: Mapped[int | None] = mapped_column(ID, ForeignKey("invitations.id"))
+    # The chat the actor acted in (or the group the action was about), on `actor_platform`:
+    # only a messenger's account acts in a chat, the command line never names one.
     chat_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -106,7 +106,10 @@ class ReportPhoto(Base):
     original_sha256: Mapped[str] = mapped_column(String(64), index=True)
     original_key: Mapped[str] = mapped_column(String(160))
     display_key: Mapped[str] = mapped_column(String(160))
-    telegram_file_id: Mapped[str | None] = mapped_column(String(256))
+    # The platform's own id of the file, kept to send it again without uploading it: a
+    # reference only on `file_platform` ("telegram", ...), never valid on another.
+    file_platform: Mapped[str | None] = mapped_column(String(16))
+    file_id: Mapped[str | None] = mapped_column(String(256))
     source_format: Mapped[str] = mapped_column(String(16))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
