@@ -1,4 +1,9 @@
-"""Telegram update handlers: parse, authorise, call a service, render."""
+"""Telegram update handlers: parse, authorise, call a service, render.
+
+The citizen's dialogue is platform-neutral (bot/conversation/); `citizen`
+hands it every private message and button of its own. The officials' side
+(cards, work desk, invitations, alerts drafting, calendar) is handled here.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,16 @@ from telegram.ext import (
     filters,
 )
 
+from bot.conversation import dialogue
 from handlers import (
     alerts,
     answers,
     calendar_admin,
     cards,
+    citizen,
     errors,
-    followup,
-    myreports,
     officials,
-    onboarding,
     overdue,
-    private,
-    report,
-    settings,
     workdesk,
 )
 from handlers.scope import user_scope
@@ -52,12 +53,7 @@ def register(app: Application) -> None:
     app.add_handler(
         CommandHandler("start", officials.on_start_invitation, filters=only_private & officials.INVITATION_START)
     )
-    app.add_handler(CommandHandler("start", onboarding.start, filters=only_private))
-    app.add_handler(CommandHandler("report", report.begin, filters=only_private))
-    app.add_handler(CommandHandler("myreports", myreports.show_list, filters=only_private))
-    app.add_handler(CommandHandler("cancel", report.cancel, filters=only_private))
-    app.add_handler(CommandHandler("language", settings.ask_language, filters=only_private))
-    app.add_handler(CommandHandler("help", settings.show_help, filters=only_private))
+    app.add_handler(CommandHandler(list(dialogue.COMMANDS), citizen.on_message, filters=only_private))
     app.add_handler(CommandHandler("invite", officials.invite_command, filters=only_private))
     app.add_handler(CommandHandler("bindgroup", officials.bindgroup_command, filters=only_private))
     app.add_handler(CommandHandler("officials", officials.officials_command, filters=only_private))
@@ -68,15 +64,11 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("bind", officials.bind_command, filters=groups))
     app.add_handler(ChatMemberHandler(officials.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, officials.on_group_migrated))
-    app.add_handler(CallbackQueryHandler(onboarding.on_consent, pattern=r"^ob:"))
-    app.add_handler(CallbackQueryHandler(report.on_callback, pattern=r"^(dr|tp|ph|pv|ed):"))
-    app.add_handler(CallbackQueryHandler(myreports.on_callback, pattern=r"^mr:"))
-    app.add_handler(CallbackQueryHandler(settings.on_language, pattern=r"^lg:"))
+    # The citizen's buttons: consent, the draft, their reports, follow-up, language, alert settings.
+    app.add_handler(CallbackQueryHandler(citizen.on_button, pattern=r"^(ob|dr|tp|ph|pv|ed|mr|lg|fu|sb):"))
     app.add_handler(CallbackQueryHandler(officials.on_invite_callback, pattern=r"^iv:"))
     app.add_handler(CallbackQueryHandler(officials.on_officials_callback, pattern=r"^of:"))
     app.add_handler(CallbackQueryHandler(officials.on_group_info, pattern=r"^og:"))
-    # The citizen's answers, questions, ratings and re-opening (bot/domain/notices.py step messages).
-    app.add_handler(CallbackQueryHandler(followup.on_callback, pattern=r"^fu:"))
     # The agency card's buttons and the private choices they lead to (handlers/cards.py).
     app.add_handler(CallbackQueryHandler(cards.on_card, pattern=r"^rc:"))
     app.add_handler(CallbackQueryHandler(cards.on_choice, pattern=r"^ck:"))
@@ -87,15 +79,12 @@ def register(app: Application) -> None:
     # Alerts: drafting, the focal unit's review, what is in force, following them (handlers/alerts.py).
     app.add_handler(CommandHandler("newalert", alerts.newalert_command, filters=only_private))
     app.add_handler(CommandHandler("alerts", alerts.alerts_command, filters=only_private))
-    app.add_handler(CommandHandler("subscribe", alerts.subscribe_command, filters=only_private))
-    app.add_handler(CommandHandler("unsubscribe", alerts.unsubscribe_command, filters=only_private))
     app.add_handler(CallbackQueryHandler(alerts.on_draft, pattern=r"^ad:"))
     app.add_handler(CallbackQueryHandler(alerts.on_review, pattern=r"^al:"))
-    app.add_handler(CallbackQueryHandler(alerts.on_follow, pattern=r"^sb:"))
     alerts.install(app)
     app.add_handler(CallbackQueryHandler(on_stale_button))
-    app.add_handler(MessageHandler(only_private & filters.COMMAND, private.on_unknown_command))
-    app.add_handler(MessageHandler(only_private & ~filters.COMMAND, private.on_message))
+    # Unknown commands and every other private message: the conversation says what it takes.
+    app.add_handler(MessageHandler(only_private, citizen.on_message))
     # Last: group commands no other handler took (refused in groups not bound to an agency).
     app.add_handler(MessageHandler(groups & filters.COMMAND, officials.on_group_command))
     app.add_error_handler(errors.on_error)

@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.conversation import prompts
+from bot.conversation import dialogue, prompts
+from bot.conversation.replies import Reply
+from handlers.citizen import input_of, show
 from handlers.scope import Scope, deps_of, user_scope
 from storage.models import PendingInput
 
@@ -39,15 +41,20 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     deps = deps_of(context)
     reply: str | None = None
+    replies: list[Reply] = []
     async with user_scope(update, context) as s:
         row = await prompts.pending(s.session, s.user.id, deps.now())
-        if row is None or row.purpose not in ANSWERERS:
+        if row is not None and row.purpose in dialogue.PURPOSES:
+            # The citizen's answer to the conversation's question (bot/conversation/followup.py).
+            replies = await dialogue.take(deps, s, row, input_of(message))
+        elif row is None or row.purpose not in ANSWERERS:
             return
-        if message.text and message.text.split()[0].split("@")[0] == "/cancel":
+        elif message.text and message.text.split()[0].split("@")[0] == "/cancel":
             await prompts.clear(s.session, s.user.id)
             reply = s._("Cancelled. Nothing was changed.")
         else:
             reply = await ANSWERERS[row.purpose](update, context, s, row)
     if reply:
         await message.reply_text(reply)
+    await show(context, message.chat.id, replies)
     raise ApplicationHandlerStop

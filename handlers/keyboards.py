@@ -1,4 +1,4 @@
-"""Keyboards shown to citizens. Button texts come from the catalogues."""
+"""Telegram's keyboards for the conversation's buttons and keys (bot/conversation/replies.py)."""
 
 from __future__ import annotations
 
@@ -7,54 +7,43 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 
-from bot.i18n import LANGUAGES, N_, Translator, translator
+from bot.conversation.replies import Ask, Keys, RemoveKeys
 
-MENU_REPORT = N_("📝 Send a report")
-MENU_MY_REPORTS = N_("📋 My reports")
-MENU_LANGUAGE = N_("🌐 Language")
-MENU_HELP = N_("❓ Help")
-SHARE_PHONE = N_("📱 Share my phone number")
-SHARE_LOCATION = N_("📍 Send my current location")
-TYPE_ADDRESS = N_("✍️ Type the address instead")
-
-
-def labels(message: str) -> frozenset[str]:
-    """A button's text in every language, to recognise it whatever the sender reads."""
-    return frozenset(translator(lang)(message) for lang in LANGUAGES)
-
-
-def main_menu(_: Translator) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[_(MENU_REPORT), _(MENU_MY_REPORTS)], [_(MENU_LANGUAGE), _(MENU_HELP)]],
-        resize_keyboard=True,
-        is_persistent=True,
-    )
-
-
-def share_phone(_: Translator) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(_(SHARE_PHONE), request_contact=True)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-
-
-def share_place(_: Translator) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(_(SHARE_LOCATION), request_location=True)], [_(TYPE_ADDRESS)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
+# Telegram's limit on a button's callback data.
+CALLBACK_DATA_MAX = 64
 
 
 def inline(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     """Rows of (text, callback data); data stays within Telegram's 64 bytes."""
     for row in rows:
         for _text, data in row:
-            if len(data.encode()) > 64:
+            if len(data.encode()) > CALLBACK_DATA_MAX:
                 raise ValueError(f"callback data too long: {data!r}")
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
     )
+
+
+def reply_keys(keys: Keys | RemoveKeys | None) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """A keyboard under the typing field; keys that ask for the phone or the place use Telegram's requests."""
+    if keys is None:
+        return None
+    if isinstance(keys, RemoveKeys):
+        return ReplyKeyboardRemove()
+    rows = [
+        [
+            KeyboardButton(
+                key.label,
+                request_contact=True if key.asks is Ask.CONTACT else None,
+                request_location=True if key.asks is Ask.LOCATION else None,
+            )
+            for key in row
+        ]
+        for row in keys.rows
+    ]
+    if keys.persistent:
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)

@@ -1,63 +1,50 @@
-"""The person behind an update, loaded with their language, inside one transaction."""
+"""The person behind a Telegram update, as the conversation names them, and their transaction."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.conversation import scope
+from bot.conversation.inputs import Sender
+from bot.conversation.scope import Scope
 from bot.deps import Deps
 from bot.domain import citizens
 from bot.i18n import Translator, language_from_client, translator
-from storage.models import User
 from storage.models.users import TELEGRAM
 
 PLATFORM = TELEGRAM
+
+__all__ = ["PLATFORM", "Scope", "deps_of", "presser_translator", "sender_of", "user_scope"]
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:
     return context.application.bot_data["deps"]
 
 
-@dataclass
-class Scope:
-    session: AsyncSession
-    user: User
-    _: Translator
+def sender_of(update: Update) -> Sender:
+    tg_user = update.effective_user
+    assert tg_user is not None
+    chat = update.effective_chat
+    return Sender(
+        platform=PLATFORM,
+        user_id=str(tg_user.id),
+        chat_id=str(chat.id if chat else tg_user.id),
+        display_name=tg_user.full_name,
+        client_language=tg_user.language_code,
+        private=chat is not None and chat.type == "private",
+    )
 
 
 @asynccontextmanager
 async def user_scope(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Scope]:
-    """Open a transaction with the sender's row; committed when the block ends.
-
-    Replies are sent after the block, so no connection is held while Telegram
-    answers (the embedded SQLite store has a single connection).
-    """
-    deps = deps_of(context)
-    tg_user = update.effective_user
-    assert tg_user is not None
-    async with deps.sessions.begin() as session:
-        user = await citizens.get_or_create(
-            session,
-            platform=PLATFORM,
-            external_id=str(tg_user.id),
-            chat_id=str(update.effective_chat.id if update.effective_chat else tg_user.id),
-            display_name=tg_user.full_name,
-            client_language=tg_user.language_code,
-            default_language=deps.settings.default_language,
-        )
-        if (
-            user.blocked_at is not None
-            and update.effective_chat is not None
-            and update.effective_chat.type == "private"
-        ):
-            # Writing to the bot means they unblocked it: the outbox may write to them again.
-            user.blocked_at = None
-        yield Scope(session, user, translator(user.language))
+    """The sender's row in a transaction committed when the block ends (bot/conversation/scope.py)."""
+    async with scope.user_scope(deps_of(context), sender_of(update)) as s:
+        yield s
 
 
 async def presser_translator(session: AsyncSession, update: Update, default_language: str) -> Translator:

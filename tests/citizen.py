@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.conversation.drafting import DESCRIBE_PROMPT, PLACE_PROMPT
 from bot.emulators.telegram import BotApiEmulator, MessageView
 from bot.i18n import translator
-from handlers.report import DESCRIBE_PROMPT, PLACE_PROMPT
 
 CODE = re.compile(r"PA-\d{4}-\d{6}")
 # Inside the demo province's first commune, XA-01 (examples/demo-province.yaml).

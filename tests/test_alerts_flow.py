@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from bot.cli.sandbox import Sandbox
 from bot.config import Settings
+from bot.conversation.settings import HELP
 from bot.domain import alerts
 from bot.domain.alerts import (
     CATEGORY_LABELS,
@@ -35,7 +36,6 @@ from bot.domain.officials import Role
 from bot.emulators.telegram import BotApiEmulator, ChatHandle, MessageView
 from bot.i18n import translator
 from handlers.alerts import NOT_SEEN, PREVIEW_HEADER, PROBLEM_TEXTS
-from handlers.settings import HELP
 from storage.models import Agency, Alert, AlertFollower, OutboxMessage, User
 from storage.models.alerts import AlertMode, AlertStatus, Category, Severity, Urgency
 from storage.models.outbox import OutboxStatus

@@ -8,6 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli.sandbox import Sandbox, province_file, running_bot
+from bot.conversation import followup
+from bot.conversation.drafting import DESCRIBE_PROMPT, EMERGENCY_SAID, PLACE_PROMPT
+from bot.conversation.onboarding import privacy_notice
+from bot.conversation.settings import HELP
 from bot.domain import cards, casework
 from bot.domain.cards import render_card
 from bot.domain.drafts import DraftContent
@@ -15,10 +19,6 @@ from bot.domain.routing import RouteKind
 from bot.domain.workflow import Action, State
 from bot.emulators.telegram import BotApiEmulator
 from bot.i18n import translator
-from handlers import followup
-from handlers.onboarding import privacy_notice
-from handlers.report import DESCRIBE_PROMPT, EMERGENCY_SAID, PLACE_PROMPT
-from handlers.settings import HELP
 from storage.models import Agency, Draft, Report, ReportEvent, ReportPhoto, User
 from storage.models.officials import Role
 from tests import images

@@ -3,7 +3,7 @@
 The officials bring each report where the test needs it with their own buttons
 (tests/officials_driver.py): asking for more information, a result with an
 evidence photo, answering a clarification. The citizen answers with the
-buttons of the step messages, the prompts and typed texts (handlers/followup.py).
+buttons of the step messages, the prompts and typed texts (bot/conversation/followup.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.conversation import followup
 from bot.domain.workflow import Action, Rating, State
 from bot.emulators.telegram import MessageView
-from handlers import followup
 from storage.models import Agency, PendingInput, ReportEvent
 from tests import images
 from tests.citizen import Citizen

@@ -12,9 +12,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from bot.cli.sandbox import load_province, province_file, running_bot, sandbox_settings
+from bot.conversation.drafting import DESCRIBE_PROMPT
 from bot.emulators.telegram import BotApiEmulator, ChatHandle, MessageView
 from bot.i18n import translator
-from handlers.report import DESCRIBE_PROMPT
 from storage.migrate import upgrade_to_head
 
 # A point inside the demo province's first ward (examples/demo-province.yaml).

@@ -1,9 +1,39 @@
-"""The platform-neutral side of talking with people: what the bot is waiting for them to type.
+"""The citizen's dialogue, for every messenger: neutral inputs in, neutral replies out.
 
-Platform adapters (`bot.platforms`, `handlers`) keep the per-person prompt
-state here, so a second messenger asks and remembers the same way.
+`dialogue.handle` takes what a person sent (`inputs`) and returns what to
+answer (`replies`): registration (`onboarding`), the report draft
+(`drafting`, `photos`), the citizen's reports (`myreports`), what they do
+after the agency acts (`followup`), and their settings (`settings`). `prompts`
+keeps what the bot is waiting for someone to type, for the conversation and
+the platform adapters alike. Nothing here imports a platform.
 """
 
+from bot.conversation import (
+    dialogue,
+    drafting,
+    followup,
+    inputs,
+    menus,
+    myreports,
+    onboarding,
+    photos,
+    prompts,
+    replies,
+    scope,
+    settings,
+)
+
 __all__ = [
+    "dialogue",
+    "drafting",
+    "followup",
+    "inputs",
+    "menus",
+    "myreports",
+    "onboarding",
+    "photos",
     "prompts",
+    "replies",
+    "scope",
+    "settings",
 ]
