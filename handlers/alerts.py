@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.conversation import prompts
+from bot.conversation.photos import rejection_text
 from bot.delivery.rendering import Rendered
 from bot.delivery.sender import DeliveryError
 from bot.deps import Deps
-from bot.domain import alerts, officials, subscriptions
+from bot.domain import alerts, citizens, officials, subscriptions
 from bot.domain.alerts import (
     CATEGORY_LABELS,
     CERTAINTY_LABELS,
@@ -59,10 +59,9 @@ from bot.platforms.telegram.transport import TelegramTransport
 from handlers.answers import answerer
 from handlers.keyboards import inline
 from handlers.officials import refusal_text
-from handlers.photos import rejection_text
 from handlers.scope import PLATFORM, Scope, deps_of, user_scope
 from storage.media import MediaKind
-from storage.models import Alert, Official, PendingInput, User
+from storage.models import Alert, Official, PendingInput
 from storage.models.alerts import FILENAME_MAX, AlertMode, AlertStatus, MessageType
 
 log = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ async def draft_card(
     }[alert.msg_type]
     lines.append(f"{what} · {_(MODE_LABELS[alert.mode])} · {_(KIND_LABELS[alert.kind])}")
     if alert.references_id is not None:
-        original = await session.get(Alert, alert.references_id)
+        original = await alerts.alert_by_id(session, alert.references_id)
         if original is not None:
             lines.append(_("Changes {code}: {headline}", code=original.code, headline=_short(original.headline_vi, 80)))
     lines.append(_("Category: {value}", value=_(CATEGORY_LABELS[alert.category])))
@@ -377,7 +376,7 @@ async def _draft_action(s: Scope, update: Update, deps: Deps, verb: str, args: l
             return Answer(_(INACTIVE), alert=True)
         alert = await alerts.new_draft(s.session, author, mode, now)
         return Answer(edit=await draft_card(s.session, alert, deps, _))
-    alert = await s.session.get(Alert, int(args[0])) if args and args[0].isdigit() else None
+    alert = await alerts.alert_by_id(s.session, int(args[0])) if args and args[0].isdigit() else None
     if alert is None:
         return Answer(problem_text(Problem.NOT_FOUND, _), alert=True)
     refused = await _unseen(s, alert, author, deps, f"{DRAFT}{verb}")
@@ -424,6 +423,11 @@ async def _edit_step(
         # Every screen about an exercise or a test says so, at the top and the bottom.
         return alerts.marked(alert.mode.value, text, _)
 
+    async def ask(purpose: str, text: str, markup: InlineKeyboardMarkup | None = None, **data: Any) -> Answer:
+        """Wait for what the author types or sends next, and tell them what it is for."""
+        await prompts.ask(s.session, s.user.id, purpose, now, data={"alert_id": alert.id, **data})
+        return Answer(send=[(mark(text), markup)])
+
     match verb, args:
         case "c", [name] if name in alerts.CHOICES:
             options = [
@@ -438,30 +442,14 @@ async def _edit_step(
                 return Answer(problem_text(problem, _), alert=True)
             return Answer(edit=await draft_card(s.session, alert, deps, _))
         case "t", [name] if name in alerts.TEXT_LIMITS:
-            await prompts.ask(s.session, s.user.id, TEXT_PURPOSE, now, data={"alert_id": alert.id, "field": name})
             hint = _("Type “-” to leave it empty.") if name in OPTIONAL_TEXTS else ""
-            return Answer(
-                send=[
-                    (
-                        mark(
-                            " ".join(
-                                filter(
-                                    None,
-                                    [
-                                        _(
-                                            "Type the text for “{field}” (at most {max} characters).",
-                                            field=_(FIELD_LABELS[name]),
-                                            max=alerts.TEXT_LIMITS[name],
-                                        ),
-                                        hint,
-                                        _("Send /cancel to stop."),
-                                    ],
-                                )
-                            )
-                        ),
-                        None,
-                    )
-                ]
+            prompt = _(
+                "Type the text for “{field}” (at most {max} characters).",
+                field=_(FIELD_LABELS[name]),
+                max=alerts.TEXT_LIMITS[name],
+            )
+            return await ask(
+                TEXT_PURPOSE, " ".join(filter(None, [prompt, hint, _("Send /cancel to stop.")])), field=name
             )
         case "a", [page]:
             return Answer(edit=await _areas(s.session, alert, int(page) if page.isdigit() else 0, _))
@@ -489,30 +477,20 @@ async def _edit_step(
                 return Answer(problem_text(problem, _), alert=True)
             return Answer(edit=await draft_card(s.session, alert, deps, _))
         case "wk", [name] if name in alerts.TIMES:
-            await prompts.ask(s.session, s.user.id, TIME_PURPOSE, now, data={"alert_id": alert.id, "field": name})
-            return Answer(
-                send=[
-                    (
-                        mark(
-                            _(
-                                "Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
-                                example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy"),
-                            )
-                        ),
-                        None,
-                    )
-                ]
+            return await ask(
+                TIME_PURPOSE,
+                _(
+                    "Type the time as HH:MM DD/MM/YYYY, for example {example}. Send /cancel to stop.",
+                    example=_.datetime(now + timedelta(hours=2), _zone(deps), "HH:mm dd/MM/yyyy"),
+                ),
+                field=name,
             )
         case "f", []:
-            await prompts.ask(s.session, s.user.id, FILE_PURPOSE, now, data={"alert_id": alert.id})
             rows = [[(_("🗑 Remove the attachment"), f"{DRAFT}fx:{alert.id}")]] if alert.attachment_key else []
-            return Answer(
-                send=[
-                    (
-                        mark(_("Send one photo or one document (a PDF, for example). Send /cancel to stop.")),
-                        inline(rows) if rows else None,
-                    )
-                ]
+            return await ask(
+                FILE_PURPOSE,
+                _("Send one photo or one document (a PDF, for example). Send /cancel to stop."),
+                inline(rows) if rows else None,
             )
         case "fx", []:
             alerts.set_attachment(alert, None, None, False, now)
@@ -583,7 +561,7 @@ async def _own_draft(s: Scope, update: Update, deps: Deps, row: PendingInput) ->
     author = await _official(s, update, deps, alerts.AUTHOR_ROLES, row.purpose)
     if isinstance(author, str):
         return author
-    alert = await s.session.get(Alert, int(row.data.get("alert_id", 0)))
+    alert = await alerts.alert_by_id(s.session, int(row.data.get("alert_id", 0)))
     if alert is None:
         return problem_text(Problem.NOT_FOUND, s._)
     problem = alerts.editable(alert, author)
@@ -677,9 +655,7 @@ async def on_attachment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     deps = deps_of(context)
     async with deps.sessions() as session:
-        user = await session.scalar(
-            select(User).where(User.platform == PLATFORM, User.external_id == str(update.effective_user.id))
-        )
+        user = await citizens.find(session, PLATFORM, str(update.effective_user.id))
         row = await prompts.pending(session, user.id, deps.now()) if user else None
         if user is None or row is None or row.purpose != FILE_PURPOSE:
             return
@@ -777,7 +753,7 @@ async def _review_action(
 ) -> tuple[Answer, Alert | None]:
     _ = s._
     now = deps.now()
-    alert = await s.session.get(Alert, numbers[0])
+    alert = await alerts.alert_by_id(s.session, numbers[0])
     if alert is None:
         return Answer(problem_text(Problem.NOT_FOUND, _), alert=True), None
     if verb in ("v", "cap"):
@@ -933,11 +909,12 @@ async def _ended_text(session: AsyncSession, alert: Alert, deps: Deps, _: Transl
     """Who ended an alert and when, for whoever presses cancel on it afterwards."""
     if alert.ended_by_id is None:
         return None
-    ender = await session.get(Alert, alert.ended_by_id)
+    ender = await alerts.alert_by_id(session, alert.ended_by_id)
     if ender is None or ender.approver_official_id is None:
         return None
-    official = await session.get(Official, ender.approver_official_id)
-    name = official.full_name if official else "?"
+    name = await officials.official_name(session, ender.approver_official_id)
+    if name is None:
+        name = "?"
     label = (
         N_("Already cancelled by {name} at {time}.")
         if ender.msg_type is MessageType.CANCEL
@@ -957,7 +934,7 @@ async def on_reject_comment(
     approver = await _official(s, update, deps, alerts.APPROVER_ROLES, REJECT_PURPOSE)
     if isinstance(approver, str):
         return approver
-    alert = await s.session.get(Alert, int(row.data.get("alert_id", 0)))
+    alert = await alerts.alert_by_id(s.session, int(row.data.get("alert_id", 0)))
     if alert is None:
         return problem_text(Problem.NOT_FOUND, s._)
     problem = await alerts.reject(
@@ -1071,117 +1048,6 @@ async def _view(s: Scope, alert: Alert, deps: Deps, verb: str) -> Answer:
     )
 
 
-# --- /subscribe, /unsubscribe and the settings screen -----------------------------------------------------------
-
-
-async def settings_screen(
-    session: AsyncSession, user: User, _: Translator, page: int | None = None
-) -> tuple[str, InlineKeyboardMarkup]:
-    following = await subscriptions.following(session, user.id)
-    followed = {a.id for a in following.communes}
-    if following.whole_province:
-        state = _("You receive the province's alerts for every place.")
-    elif following.communes:
-        state = _(
-            "You receive alerts for {communes}, and those for the whole province.",
-            communes=", ".join(_.pick(a.name_vi, a.name_en) for a in following.communes),
-        )
-    else:
-        state = _("You receive no alerts.")
-    lines = [_("🔔 Alert settings"), state]
-    rows = [[(("✅ " if following.whole_province else "⬜ ") + _("Every place in the province"), f"{FOLLOW}p")]]
-    if page is None:
-        offered = await subscriptions.offered_communes(session, user.id)
-        if offered:
-            lines.append(_("The places of your reports are listed below: tap one to follow its alerts."))
-        rows += [
-            [(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}")]
-            for a in offered
-        ]
-        rows.append([(_("➕ Other communes"), f"{FOLLOW}m:0")])
-    else:
-        communes = await subscriptions.communes(session)
-        pages = max(1, -(-len(communes) // COMMUNES_PER_PAGE))
-        page = min(max(page, 0), pages - 1)
-        shown = communes[page * COMMUNES_PER_PAGE : (page + 1) * COMMUNES_PER_PAGE]
-        rows += [
-            [(("✅ " if a.id in followed else "⬜ ") + _.pick(a.name_vi, a.name_en), f"{FOLLOW}c:{a.id}:{page}")]
-            for a in shown
-        ]
-        nav = ([("◀️", f"{FOLLOW}m:{page - 1}")] if page > 0 else []) + (
-            [("▶️", f"{FOLLOW}m:{page + 1}")] if page + 1 < pages else []
-        )
-        if nav:
-            rows.append(nav)
-    if await session.scalar(select(Official.id).where(Official.user_id == user.id)) is not None:
-        rows.append([(("✅ " if following.tester else "⬜ ") + _("🧪 Exercise and test alerts"), f"{FOLLOW}t")])
-    if following.follows_anything or following.tester:
-        rows.append([(_("🔕 Stop all alerts"), f"{FOLLOW}off")])
-    return "\n".join(lines), inline(rows)
-
-
-async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
-    deps = deps_of(context)
-    async with user_scope(update, context) as s:
-        following = await subscriptions.following(s.session, s.user.id)
-        note = None
-        if not following.follows_anything:
-            await subscriptions.follow_province(s.session, s.user.id, deps.now())
-            note = s._("✅ You now follow the province's alerts.")
-        text, markup = await settings_screen(s.session, s.user, s._)
-    if note:
-        await message.reply_text(note)
-    await message.reply_text(text, reply_markup=markup)
-
-
-async def unsubscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
-    deps = deps_of(context)
-    async with user_scope(update, context) as s:
-        await subscriptions.unsubscribe(s.session, s.user.id, deps.now())
-        _ = s._
-    await message.reply_text(_("🔕 You will receive no more alerts. Send /subscribe to follow them again."))
-
-
-async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    deps = deps_of(context)
-    now = deps.now()
-    parts = query.data[len(FOLLOW) :].split(":")
-    page: int | None = None
-    note: str | None = None
-    async with user_scope(update, context) as s:
-        match parts:
-            case ["p"]:
-                following = await subscriptions.following(s.session, s.user.id)
-                await subscriptions.follow_province(s.session, s.user.id, now, on=not following.whole_province)
-            case ["c", agency_id, *rest] if agency_id.isdigit():
-                if await subscriptions.toggle_commune(s.session, s.user.id, int(agency_id), now) is None:
-                    note = s._("That commune is no longer available.")
-                page = int(rest[0]) if rest and rest[0].isdigit() else None
-            case ["m", number] if number.isdigit():
-                page = int(number)
-            case ["t"]:
-                if await s.session.scalar(select(Official.id).where(Official.user_id == s.user.id)) is None:
-                    note = s._("Test alerts are for officials.")
-                else:
-                    following = await subscriptions.following(s.session, s.user.id)
-                    await subscriptions.set_tester(s.session, s.user.id, not following.tester, now)
-            case ["off"]:
-                await subscriptions.unsubscribe(s.session, s.user.id, now)
-                note = s._("🔕 You will receive no more alerts. Send /subscribe to follow them again.")
-        text, markup = await settings_screen(s.session, s.user, s._, page)
-    await query.answer(note, show_alert=note is not None)
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        log.info("settings screen not edited: %s", exc)
-
-
 # --- the runner: scheduled publication and the approver's progress message ------------------------------------
 
 
@@ -1199,10 +1065,9 @@ async def _start_progress(context: ContextTypes.DEFAULT_TYPE, alert: Alert, chat
     deps = deps_of(context)
     await alerts.refresh_statistics(deps.engine, alert.recipients)
     async with deps.sessions.begin() as session:
-        fresh = await session.get(Alert, alert.id)
+        fresh = await alerts.alert_by_id(session, alert.id)
         assert fresh is not None
-        approver = await session.get(Official, fresh.approver_official_id) if fresh.approver_official_id else None
-        user = await session.get(User, approver.user_id) if approver else None
+        user = await officials.account_of(session, fresh.approver_official_id)
         target = str(chat_id) if chat_id is not None else (user.chat_id if user else None)
         if target is None:
             return
@@ -1223,8 +1088,9 @@ async def _start_progress(context: ContextTypes.DEFAULT_TYPE, alert: Alert, chat
         log.warning("progress message for %s not sent: %s", alert.code, exc.detail)
         return
     async with deps.sessions.begin() as session:
-        fresh = await session.get(Alert, alert.id)
+        fresh = await alerts.alert_by_id(session, alert.id)
         assert fresh is not None
+        fresh.progress_platform = PLATFORM
         fresh.progress_chat_id, fresh.progress_message_id = target, message_id
     context.application.bot_data.setdefault(PROGRESS_KEY, {})[alert.id] = _Sample(time.monotonic(), state.sent, 0.0)
 
@@ -1262,7 +1128,7 @@ async def _edit_progress(
         return
     deps = deps_of(context)
     async with deps.sessions() as session:
-        user = await session.scalar(select(User).where(User.chat_id == alert.progress_chat_id).limit(1))
+        user = await alerts.progress_reader(session, alert)
     _ = translator(user.language if user else deps.settings.default_language)
     rendered = alerts.progress_rendered(
         alert, state, rate, _, finished=finished, in_force_now=alerts.is_in_force(alert, deps.now())

@@ -28,13 +28,13 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.deps import Deps
-from bot.domain import calendars, officials
+from bot.domain import calendars
 from bot.domain.calendars import DayChange, DayEntry
-from bot.domain.officials import Actor, Refusal, Role
+from bot.domain.officials import Role
 from bot.i18n import N_, Translator
 from handlers.keyboards import inline
-from handlers.officials import refusal_text
-from handlers.scope import PLATFORM, Scope, deps_of, user_scope
+from handlers.officials import authorised
+from handlers.scope import Scope, deps_of, user_scope
 from storage.models import Official
 from storage.models.reminders import DayKind
 
@@ -168,21 +168,7 @@ def parse_command(args: list[str], this_year: int) -> _Command | None:
 
 async def _authorised(s: Scope, update: Update, deps: Deps, what: str) -> Official | str:
     """The platform administrator behind the update, or the refusal to say (logged)."""
-    assert update.effective_user is not None
-    now = deps.now()
-    found = await officials.authorise(s.session, update.effective_user.id, None, ADMINS)
-    if isinstance(found, Refusal):
-        chat = update.effective_chat
-        officials.record_refusal(
-            s.session,
-            found,
-            Actor.of_account(update.effective_user.id, found.official, PLATFORM),
-            at=now,
-            what=what,
-            chat_id=str(chat.id) if chat else None,
-        )
-        return refusal_text(found, s._)
-    return found
+    return await authorised(s.session, update, None, ADMINS, what, deps.now(), s._)
 
 
 async def _reload(deps: Deps) -> None:

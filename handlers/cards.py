@@ -23,12 +23,11 @@ bot/domain/casework.py) has the last word on every transition.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
@@ -44,7 +43,7 @@ from bot.domain.workflow import SCREENERS, Action, Actor, Need, Party, Rating, S
 from bot.i18n import N_, Translator, translator
 from handlers.answers import answerer
 from handlers.keyboards import inline
-from handlers.officials import NOT_BOUND, agency_name, refusal_text
+from handlers.officials import NOT_BOUND, agency_name, log_refusal, refusal_text
 from handlers.scope import PLATFORM, Scope, deps_of, presser_translator
 from storage.models import Agency, Official, PendingInput, Report, ReportEvent, User
 from storage.models.officials import Role
@@ -148,22 +147,6 @@ class Presser:
         return self.actor.roles
 
 
-def log_refusal(
-    session: AsyncSession, update: Update, refusal: Refusal, what: str, at: datetime, agency_id: int | None
-) -> None:
-    tg_user, chat = update.effective_user, update.effective_chat
-    assert tg_user is not None
-    officials.record_refusal(
-        session,
-        refusal,
-        officials.Actor.of_account(tg_user.id, refusal.official, PLATFORM),
-        at=at,
-        what=what[:64],
-        agency_id=agency_id,
-        chat_id=str(chat.id) if chat else None,
-    )
-
-
 async def authorise_presser(
     session: AsyncSession, update: Update, deps: Deps, agency_id: int, roles: frozenset[Role], what: str
 ) -> Presser | str:
@@ -174,10 +157,33 @@ async def authorise_presser(
     if isinstance(result, Refusal):
         log_refusal(session, update, result, what, deps.now(), agency_id)
         return refusal_text(result, await presser_translator(session, update, deps.settings.default_language))
-    user = await session.get(User, result.user_id)
+    user = await officials.account_of(session, result.id)
     assert user is not None
     actor = Actor.official(result, await roles_of(session, result.id))
     return Presser(result, user, actor, translator(user.language))
+
+
+async def authorise_press(
+    session: AsyncSession, update: Update, deps: Deps, agency_id: int, roles: frozenset[Role], what: str
+) -> Presser | Reply:
+    """`authorise_presser` for a button: the official who pressed it, or the refused press to deliver."""
+    presser = await authorise_presser(session, update, deps, agency_id, roles, what)
+    if isinstance(presser, str):
+        return refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+    return presser
+
+
+async def refuse_press(session: AsyncSession, update: Update, deps: Deps, message: str) -> Reply:
+    """A press refused with `message` (an N_ text), in the presser's language."""
+    _ = await presser_translator(session, update, deps.settings.default_language)
+    return refuse(_, _(message))
+
+
+async def in_unbound_group(session: AsyncSession, update: Update) -> bool:
+    """Whether the press came from a group chat no agency has bound, where the bot does nothing."""
+    chat = update.effective_chat
+    in_group = chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP)
+    return in_group and await officials.binding_of_chat(session, chat.id) is None
 
 
 def may_read(presser: Presser, report: Report) -> bool:
@@ -225,7 +231,7 @@ def when(at: datetime, _: Translator, zone: ZoneInfo) -> str:
 
 async def actor_name(session: AsyncSession, event: ReportEvent, _: Translator) -> str:
     if event.actor_user_id is not None:
-        name = await session.scalar(select(Official.full_name).where(Official.user_id == event.actor_user_id))
+        name = await officials.full_name_of_user(session, event.actor_user_id)
         if name:
             return name
     if event.actor_role == Party.SYSTEM or event.actor_user_id is None:
@@ -626,34 +632,38 @@ _STEPS = {
 }
 
 
-async def on_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def answer_press(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    press: Callable[[AsyncSession, Update, Deps, str], Awaitable[Reply]],
+) -> None:
+    """Take a button press in one transaction, then deliver what it leads to."""
     query = update.callback_query
     assert query is not None and query.data is not None
     deps = deps_of(context)
     async with deps.sessions.begin() as session:
-        reply = await _press(session, update, deps, query.data)
+        reply = await press(session, update, deps, query.data)
     await deliver(update, context, reply)
+
+
+async def on_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await answer_press(update, context, _press)
 
 
 async def _press(session: AsyncSession, update: Update, deps: Deps, data: str) -> Reply:
     parsed = cards.parse_callback(data)
-    chat = update.effective_chat
     if parsed is None or parsed[0] not in _STEPS:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(INACTIVE))
+        return await refuse_press(session, update, deps, INACTIVE)
     verb, report_id, version = parsed
-    in_group = chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP)
-    if in_group and await officials.binding_of_chat(session, chat.id) is None:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(NOT_BOUND))
-    report = await session.get(Report, report_id)
+    if await in_unbound_group(session, update):
+        return await refuse_press(session, update, deps, NOT_BOUND)
+    report = await casework.report_by_id(session, report_id)
     if report is None:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(INACTIVE))
+        return await refuse_press(session, update, deps, INACTIVE)
     step, roles = _STEPS[verb]
-    presser = await authorise_presser(session, update, deps, report.agency_id, roles, data)
-    if isinstance(presser, str):
-        return refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+    presser = await authorise_press(session, update, deps, report.agency_id, roles, data)
+    if isinstance(presser, Reply):
+        return presser
     return await step(Press(session, update, deps, presser, report, version, data))
 
 
@@ -661,12 +671,7 @@ async def _press(session: AsyncSession, update: Update, deps: Deps, data: str) -
 
 
 async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    deps = deps_of(context)
-    async with deps.sessions.begin() as session:
-        reply = await _choose(session, update, deps, query.data)
-    await deliver(update, context, reply)
+    await answer_press(update, context, _choose)
 
 
 def parse_choice(data: str) -> tuple[str, int, int, str] | None:
@@ -680,14 +685,13 @@ async def _choose(session: AsyncSession, update: Update, deps: Deps, data: str) 
     if data == CANCEL_CHOICE:
         return await cancel_choice(session, update, deps)
     parsed = parse_choice(data)
-    report = await session.get(Report, parsed[1]) if parsed else None
+    report = await casework.report_by_id(session, parsed[1]) if parsed else None
     if parsed is None or report is None or parsed[0] not in ("rj", "tf", "tp", "as"):
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(INACTIVE))
+        return await refuse_press(session, update, deps, INACTIVE)
     kind, _report_id, version, arg = parsed
-    presser = await authorise_presser(session, update, deps, report.agency_id, SCREENING, data)
-    if isinstance(presser, str):
-        return refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+    presser = await authorise_press(session, update, deps, report.agency_id, SCREENING, data)
+    if isinstance(presser, Reply):
+        return presser
     press = Press(session, update, deps, presser, report, version, data)
     match kind:
         case "rj":
@@ -731,7 +735,7 @@ async def _choose_reason(p: Press, key: str) -> Reply:
     if template is None and own is None:
         return refuse(_, _(INACTIVE))
     # The citizen reads the reason, in their own language.
-    citizen = await p.session.get(User, p.report.citizen_id)
+    citizen = await casework.citizen_of(p.session, p.report)
     theirs = translator(citizen.language if citizen else "vi")
     reason = theirs(template.reason) if template else theirs.pick(own.vi, own.en)
     return _finished(
@@ -746,7 +750,7 @@ async def _choose_reason(p: Press, key: str) -> Reply:
 
 async def _choose_agency(p: Press, arg: str) -> Reply:
     _ = p._
-    agency = await p.session.get(Agency, int(arg)) if arg.isdigit() else None
+    agency = await officials.agency_by_id(p.session, int(arg)) if arg.isdigit() else None
     if agency is None or not agency.active or agency.id == p.report.agency_id:
         return refuse(_, _(INACTIVE))
     problem = await p.preflight(Action.TRANSFER)
@@ -783,14 +787,14 @@ async def _choose_assignee(p: Press, arg: str) -> Reply:
     if not arg.isdigit():
         return refuse(p._, p._(INACTIVE))
     action = Action.REASSIGN if p.report.state == State.ASSIGNED else Action.ASSIGN
-    officer = await p.session.get(Official, int(arg))
+    name = await officials.official_name(p.session, int(arg))
     return _finished(
         p,
         await p.act(
             action,
             N_("👤 {code} assigned to {name}."),
             {Need.ASSIGNEE.value: int(arg)},
-            name=officer.full_name if officer else "?",
+            name=name if name is not None else "?",
         ),
     )
 
@@ -857,25 +861,42 @@ async def _take_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Sco
     text = typed_text(update, s._)
     if isinstance(text, tuple):
         return text[0]
-    deps = deps_of(context)
-    await prompts.clear(s.session, s.user.id)
-    report = await s.session.get(Report, row.report_id) if row.report_id else None
-    if report is None:
-        return s._(INACTIVE)
-    presser = await authorise_presser(s.session, update, deps, report.agency_id, typed.roles, row.purpose)
-    if isinstance(presser, str):
-        return presser
     details: dict = {typed.need.value: text}
     if typed.action is Action.TRANSFER:
         details[Need.TARGET_AGENCY.value] = row.data.get("to")
-    outcome = await casework.act(
-        s.session, deps.desk, report, typed.action, presser.actor, deps.now(), details, expected_version=row.version
-    )
+
+    async def run(deps: Deps, report: Report, presser: Presser) -> workflow.Outcome:
+        return await casework.act(
+            s.session, deps.desk, report, typed.action, presser.actor, deps.now(), details, expected_version=row.version
+        )
+
+    return await act_on_typed(update, context, s, row, typed.roles, run, typed.done)
+
+
+async def act_on_typed(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    s: Scope,
+    row: PendingInput,
+    roles: frozenset[Role],
+    run: Callable[[Deps, Report, Presser], Awaitable[workflow.Outcome]],
+    done: str,
+) -> str:
+    """Act on the report a typed answer is for, if whoever typed it still may; `done` tells them it happened."""
+    deps = deps_of(context)
+    await prompts.clear(s.session, s.user.id)
+    report = await casework.report_by_id(s.session, row.report_id) if row.report_id else None
+    if report is None:
+        return s._(INACTIVE)
+    presser = await authorise_presser(s.session, update, deps, report.agency_id, roles, row.purpose)
+    if isinstance(presser, str):
+        return presser
+    outcome = await run(deps, report, presser)
     if not outcome.ok:
         return await refused_text(
             s.session, update, presser, report, outcome, row.purpose, deps.now(), deps.settings.zone
         )
-    return s._(typed.done, code=report.code)
+    return s._(done, code=report.code)
 
 
 for _purpose in _TYPED:
@@ -917,24 +938,8 @@ async def timeline_blocks(session: AsyncSession, report: Report, _: Translator, 
         for k, v in e.details.items()
         if k in (Need.TARGET_AGENCY.value, "from_agency_id") and isinstance(v, int)
     }
-    by_user = (
-        dict(
-            (
-                await session.execute(
-                    select(Official.user_id, Official.full_name).where(Official.user_id.in_(user_ids))
-                )
-            ).all()
-        )
-        if user_ids
-        else {}
-    )
-    by_id = (
-        dict(
-            (await session.execute(select(Official.id, Official.full_name).where(Official.id.in_(official_ids)))).all()
-        )
-        if official_ids
-        else {}
-    )
+    by_user = await officials.names_by_user(session, user_ids)
+    by_id = await officials.names_by_id(session, official_ids)
     agencies = {a.id: a for a in await officials.agencies_by_id(session, agency_ids)}
     blocks = []
     for event in events:

@@ -19,6 +19,7 @@ Workflow handlers use `refusal_text` to answer a refusal the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,25 +122,39 @@ def refusal_text(refusal: Refusal, _: Translator) -> str:
     raise ValueError(refusal)
 
 
-def _actor(update: Update, official: Official | None = None) -> Actor:
-    assert update.effective_user is not None
-    return Actor.of_account(update.effective_user.id, official, PLATFORM)
-
-
-def _refused(
+def log_refusal(
     session: AsyncSession, update: Update, refusal: Refusal, what: str, at: datetime, agency_id: int | None = None
 ) -> None:
-    """Log a refused command or button of the person behind `update`."""
-    chat = update.effective_chat
+    """Log a refused command or button (`what`) of the person behind `update`."""
+    tg_user, chat = update.effective_user, update.effective_chat
+    assert tg_user is not None
     officials.record_refusal(
         session,
         refusal,
-        _actor(update, refusal.official),
+        Actor.of_account(tg_user.id, refusal.official, PLATFORM),
         at=at,
-        what=what,
+        what=what[:64],
         agency_id=agency_id,
         chat_id=str(chat.id) if chat else None,
     )
+
+
+async def authorised(
+    session: AsyncSession,
+    update: Update,
+    agency_id: int | None,
+    roles: Iterable[Role],
+    what: str,
+    at: datetime,
+    _: Translator,
+) -> Official | str:
+    """The official behind `update` if they may act for `agency_id` in one of `roles`, else the refusal (logged)."""
+    assert update.effective_user is not None
+    official = await officials.authorise(session, update.effective_user.id, agency_id, roles)
+    if isinstance(official, Refusal):
+        log_refusal(session, update, official, what, at, agency_id)
+        return refusal_text(official, _)
+    return official
 
 
 # --- the invitation link ------------------------------------------------------------------
@@ -228,28 +243,24 @@ async def _target_agency(
 ) -> Agency | str:
     """The agency an administrator's command is about (their own, or CODE), or the text refusing it."""
     agency = (
-        await session.get(Agency, official.agency_id) if code is None else await officials.agency_by_code(session, code)
+        await officials.agency_by_id(session, official.agency_id)
+        if code is None
+        else await officials.agency_by_code(session, code)
     )
     if agency is None or not agency.active:
         return _("No agency has the code {code}.", code=code or "")
-    allowed = await officials.authorise(session, update.effective_user.id, agency.id, INVITING_ROLES)
-    if isinstance(allowed, Refusal):
-        _refused(session, update, allowed, what, at, agency.id)
-        return refusal_text(allowed, _)
-    return agency
+    allowed = await authorised(session, update, agency.id, INVITING_ROLES, what, at, _)
+    return allowed if isinstance(allowed, str) else agency
 
 
 async def _command_target(
-    s: Scope, update: Update, context: ContextTypes.DEFAULT_TYPE, what: str
+    s: Scope, update: Update, context: ContextTypes.DEFAULT_TYPE, what: str, now: datetime
 ) -> tuple[Official, Agency] | str:
     """The inviting official and the agency a command names (their own by default), or the refusal to show."""
-    assert update.effective_user is not None
-    now = deps_of(context).now()
     code = context.args[0] if context.args else None
-    official = await officials.authorise(s.session, update.effective_user.id, None, INVITING_ROLES)
-    if isinstance(official, Refusal):
-        _refused(s.session, update, official, what, now)
-        return refusal_text(official, s._)
+    official = await authorised(s.session, update, None, INVITING_ROLES, what, now, s._)
+    if isinstance(official, str):
+        return official
     agency = await _target_agency(s.session, update, official, code, what, now, s._)
     return agency if isinstance(agency, str) else (official, agency)
 
@@ -260,7 +271,7 @@ async def invite_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     markup: InlineKeyboardMarkup | None = None
     async with user_scope(update, context) as s:
         _ = s._
-        target = await _command_target(s, update, context, "/invite")
+        target = await _command_target(s, update, context, "/invite", deps_of(context).now())
         if isinstance(target, str):
             text = target
         else:
@@ -304,17 +315,15 @@ async def _choose_role(
     session: AsyncSession, update: Update, data: str, now: datetime, _: Translator
 ) -> tuple[PendingInvite, str] | str:
     """The invitation in progress and the prompt for the name, or the text refusing the button."""
-    assert update.effective_user is not None
     parsed = _parse_invite_data(data)
     if parsed is None:
         return _("That button is no longer active.")
     agency_id, role = parsed
     # Checked again at the press: the administrator may have been suspended or moved since /invite.
-    official = await officials.authorise(session, update.effective_user.id, agency_id, INVITING_ROLES)
-    if isinstance(official, Refusal):
-        _refused(session, update, official, "/invite", now, agency_id)
-        return refusal_text(official, _)
-    agency = await session.get(Agency, agency_id)
+    official = await authorised(session, update, agency_id, INVITING_ROLES, "/invite", now, _)
+    if isinstance(official, str):
+        return official
+    agency = await officials.agency_by_id(session, agency_id)
     if agency is None or role not in officials.grantable_roles(official, await roles_of(session, official.id), agency):
         return _("Your role does not allow this.")
     prompt = _(
@@ -379,12 +388,10 @@ async def _create_invitation(
     _: Translator,
 ) -> tuple[str, bool]:
     """The reply to the typed name, and whether the /invite conversation is over."""
-    assert update.effective_user is not None
-    official = await officials.authorise(session, update.effective_user.id, pending.agency_id, INVITING_ROLES)
-    if isinstance(official, Refusal):
-        _refused(session, update, official, "/invite", now, pending.agency_id)
-        return refusal_text(official, _), True
-    agency = await session.get(Agency, pending.agency_id)
+    official = await authorised(session, update, pending.agency_id, INVITING_ROLES, "/invite", now, _)
+    if isinstance(official, str):
+        return official, True
+    agency = await officials.agency_by_id(session, pending.agency_id)
     assert agency is not None
     issued = await officials.create_invitation(
         session,
@@ -422,32 +429,27 @@ async def bindgroup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     message = update.effective_message
     assert message is not None and update.effective_user is not None
     deps = deps_of(context)
-    code = context.args[0] if context.args else None
     async with user_scope(update, context) as s:
         _ = s._
         now = deps.now()
-        official = await officials.authorise(s.session, update.effective_user.id, None, INVITING_ROLES)
-        if isinstance(official, Refusal):
-            _refused(s.session, update, official, "/bindgroup", now)
-            text = refusal_text(official, _)
+        target = await _command_target(s, update, context, "/bindgroup", now)
+        if isinstance(target, str):
+            text = target
         else:
-            agency = await _target_agency(s.session, update, official, code, "/bindgroup", now, _)
-            if isinstance(agency, str):
-                text = agency
-            else:
-                issued = await officials.issue_bind_code(
-                    s.session, official, agency, at=now, actor=Actor.of_user(s.user, official)
-                )
-                text = _(
-                    "Code for linking the group chat of {agency}: {code}\n\n"
-                    "1. Add me to the agency's group yourself.\n"
-                    "2. In the group, send: /bind {code}\n\n"
-                    "The code works once, until {expires}. Being in the group gives nobody any rights: "
-                    "every button checks the person who presses it.",
-                    agency=agency_name(agency, _),
-                    code=issued.code,
-                    expires=_.datetime(issued.expires_at, deps.settings.zone),
-                )
+            official, agency = target
+            issued = await officials.issue_bind_code(
+                s.session, official, agency, at=now, actor=Actor.of_user(s.user, official)
+            )
+            text = _(
+                "Code for linking the group chat of {agency}: {code}\n\n"
+                "1. Add me to the agency's group yourself.\n"
+                "2. In the group, send: /bind {code}\n\n"
+                "The code works once, until {expires}. Being in the group gives nobody any rights: "
+                "every button checks the person who presses it.",
+                agency=agency_name(agency, _),
+                code=issued.code,
+                expires=_.datetime(issued.expires_at, deps.settings.zone),
+            )
     await message.reply_text(text)
 
 
@@ -588,13 +590,12 @@ async def on_group_info(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if binding is None:
             text = _("This group is not linked to an agency.")
         else:
-            official = await officials.authorise(session, update.effective_user.id, binding.agency_id, ANY_ROLE)
-            if isinstance(official, Refusal):
-                _refused(session, update, official, GROUP_INFO, deps.now(), binding.agency_id)
-                text = refusal_text(official, _)
+            official = await authorised(session, update, binding.agency_id, ANY_ROLE, GROUP_INFO, deps.now(), _)
+            if isinstance(official, str):
+                text = official
             else:
                 roles = await roles_of(session, official.id)
-                agency = await session.get(Agency, binding.agency_id)
+                agency = await officials.agency_by_id(session, binding.agency_id)
                 assert agency is not None
                 text = _(
                     "{name}: {roles}, {agency}. You can act here.",
@@ -647,7 +648,7 @@ async def officials_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     assert message is not None
     markup: InlineKeyboardMarkup | None = None
     async with user_scope(update, context) as s:
-        target = await _command_target(s, update, context, "/officials")
+        target = await _command_target(s, update, context, "/officials", deps_of(context).now())
         if isinstance(target, str):
             text = target
         else:
@@ -668,11 +669,10 @@ async def on_officials_callback(update: Update, context: ContextTypes.DEFAULT_TY
     async with user_scope(update, context) as s:
         _ = s._
         now = deps.now()
-        admin = await officials.authorise(s.session, update.effective_user.id, None, {Role.PLATFORM_ADMIN})
-        target = await s.session.get(Official, int(target_id)) if target_id.isdigit() else None
-        if isinstance(admin, Refusal):
-            _refused(s.session, update, admin, query.data, now)
-            answer = refusal_text(admin, _)
+        admin = await authorised(s.session, update, None, {Role.PLATFORM_ADMIN}, query.data, now, _)
+        target = await officials.official_by_id(s.session, int(target_id)) if target_id.isdigit() else None
+        if isinstance(admin, str):
+            answer = admin
         elif target is None or not query.data.startswith((SUSPEND, REINSTATE)):
             answer = _("That button is no longer active.")
         elif target.id == admin.id:
@@ -691,7 +691,7 @@ async def on_officials_callback(update: Update, context: ContextTypes.DEFAULT_TY
                 answer = _("Suspended: {name}. Their buttons and commands now do nothing.", name=target.full_name)
             else:
                 answer = _("Reinstated: {name}.", name=target.full_name)
-            agency = await s.session.get(Agency, target.agency_id)
+            agency = await officials.agency_by_id(s.session, target.agency_id)
             assert agency is not None
             view = await _officials_view(s.session, agency, admin, _)
     await query.answer(answer, show_alert=True)

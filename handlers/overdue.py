@@ -13,14 +13,14 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.domain import officials, reminders
-from bot.domain.officials import Actor, Refusal, Role
+from bot.domain.officials import Refusal, Role
 from bot.domain.reminder_texts import MORE, TASKS
 from bot.domain.reminders import Overdue
 from bot.domain.roles import roles_of
 from bot.domain.workflow import State
 from bot.i18n import N_, Translator
-from handlers.officials import refusal_text
-from handlers.scope import PLATFORM, deps_of, user_scope
+from handlers.officials import authorised, refusal_text
+from handlers.scope import deps_of, user_scope
 
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.AGENCY_HEAD})
 # Telegram's limit is 4096; the list stops well before it.
@@ -55,17 +55,9 @@ async def overdue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with user_scope(update, context) as s:
         _ = s._
         now = deps.now()
-        official = await officials.authorise(s.session, tg_user.id, None, SUPERVISING)
-        if isinstance(official, Refusal):
-            officials.record_refusal(
-                s.session,
-                official,
-                Actor.of_account(tg_user.id, official.official, PLATFORM),
-                at=now,
-                what="/overdue",
-                chat_id=str(message.chat_id),
-            )
-            text = refusal_text(official, _)
+        official = await authorised(s.session, update, None, SUPERVISING, "/overdue", now, _)
+        if isinstance(official, str):
+            text = official
         else:
             roles = await roles_of(s.session, official.id)
             found = await reminders.overdue_in_scope(s.session, official, roles, now)

@@ -25,15 +25,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Chat, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.conversation import prompts
+from bot.conversation.photos import rejection_text
 from bot.deps import Deps
-from bot.domain import cards, casework, officials, workflow, worklist
+from bot.domain import cards, casework, citizens, officials, report_photos, workflow, worklist
 from bot.domain.officials import ANY_ROLE, Refusal
 from bot.domain.photos import DISPLAY_SUFFIX, PhotoProblem, PhotoRejected, process_photo
 from bot.domain.roles import roles_of
@@ -52,32 +52,31 @@ from handlers.cards import (
     Presser,
     Private,
     Reply,
+    act_on_typed,
     agency_rows,
+    answer_press,
+    authorise_press,
     authorise_presser,
     deliver,
-    log_refusal,
+    in_unbound_group,
     may_read,
     preflight,
     presser_translator,
     refuse,
+    refuse_press,
     refused_text,
     timeline_blocks,
     typed_text,
     when,
 )
 from handlers.keyboards import inline
-from handlers.officials import NOT_BOUND, agency_name, refusal_text
-from handlers.photos import rejection_text
+from handlers.officials import NOT_BOUND, agency_name, authorised, log_refusal
 from handlers.scope import PLATFORM, Scope, deps_of
 from storage.media import MediaKind
 from storage.models import (
-    Agency,
     CoordinationRequest,
-    Official,
     PendingInput,
     Report,
-    ReportPhoto,
-    User,
 )
 from storage.models.officials import Role
 
@@ -139,11 +138,7 @@ async def work_view(session: AsyncSession, deps: Deps, presser: Presser, report:
     lines += ["", _("Latest steps:")]
     for block in blocks[-LATEST_SHOWN:]:
         lines += block
-    photos = (
-        await session.scalars(
-            select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
-        )
-    ).all()
+    photos = await report_photos.display_keys(session, report.id)
     evidence: list[dict[str, Any]] = []
     if report.state == State.PENDING_APPROVAL:
         result = await casework.latest_of(session, report.id, [Action.SUBMIT_RESULT])
@@ -215,14 +210,13 @@ async def on_work(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = query.data.split(":")
     view: View | None = None
     async with deps.sessions.begin() as session:
-        report = await session.get(Report, int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else None
+        report = await casework.report_by_id(session, int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else None
         if report is None or len(parts) < 3:
-            _ = await presser_translator(session, update, deps.settings.default_language)
-            reply = refuse(_, _(INACTIVE))
+            reply = await refuse_press(session, update, deps, INACTIVE)
         elif parts[1] == "op":
-            presser = await authorise_presser(session, update, deps, report.agency_id, READERS, query.data)
-            if isinstance(presser, str):
-                reply = refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+            presser = await authorise_press(session, update, deps, report.agency_id, READERS, query.data)
+            if isinstance(presser, Reply):
+                reply = presser
             elif not may_read(presser, report):
                 log_refusal(
                     session,
@@ -257,11 +251,10 @@ async def _work_step(session: AsyncSession, update: Update, deps: Deps, report: 
         "sb": frozenset({Role.HANDLING_OFFICER}),
     }.get(verb)
     if roles is None:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(INACTIVE))
-    presser = await authorise_presser(session, update, deps, report.agency_id, roles, data)
-    if isinstance(presser, str):
-        return refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+        return await refuse_press(session, update, deps, INACTIVE)
+    presser = await authorise_press(session, update, deps, report.agency_id, roles, data)
+    if isinstance(presser, Reply):
+        return presser
     _ = presser._
     action = {"nt": Action.NOTE, "rs": Action.SUBMIT_RESULT, "sb": Action.SUBMIT_RESULT}.get(verb, Action.COORDINATE)
     if verb != "sb":
@@ -294,7 +287,7 @@ async def _work_step(session: AsyncSession, update: Update, deps: Deps, report: 
                 return Reply(_, edit=Private(text, markup))
             return Reply(_, private=[Private(text, markup)])
         case "ca":
-            agency = await session.get(Agency, int(arg)) if arg and arg.isdigit() else None
+            agency = await officials.agency_by_id(session, int(arg)) if arg and arg.isdigit() else None
             if agency is None or not agency.active or agency.id == report.agency_id:
                 return refuse(_, _(INACTIVE))
             await prompts.ask(
@@ -403,14 +396,12 @@ async def on_result_input(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     deps = deps_of(context)
     async with deps.sessions.begin() as session:
-        user = await session.scalar(
-            select(User).where(User.platform == PLATFORM, User.external_id == str(update.effective_user.id))
-        )
+        user = await citizens.find(session, PLATFORM, str(update.effective_user.id))
         row = await prompts.pending(session, user.id, deps.now()) if user else None
         if user is None or row is None or row.purpose != RESULT:
             return
         _ = translator(user.language)
-        report = await session.get(Report, row.report_id)
+        report = await casework.report_by_id(session, row.report_id)
         code = report.code if report else ""
         user_id, report_id = user.id, row.report_id
         reply: str | tuple[str, InlineKeyboardMarkup | None] | None = None
@@ -504,7 +495,7 @@ async def on_note(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Scope, 
     text = typed_text(update, s._)
     if isinstance(text, tuple):
         return text[0]
-    return await _annotate(
+    return await act_on_typed(
         update,
         context,
         s,
@@ -529,7 +520,7 @@ async def on_coordination_question(
         )
         return outcome
 
-    return await _annotate(
+    return await act_on_typed(
         update,
         context,
         s,
@@ -540,60 +531,26 @@ async def on_coordination_question(
     )
 
 
-async def _annotate(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    s: Scope,
-    row: PendingInput,
-    roles: frozenset[Role],
-    run,
-    done: str,
-) -> str:
-    deps = deps_of(context)
-    await prompts.clear(s.session, s.user.id)
-    report = await s.session.get(Report, row.report_id) if row.report_id else None
-    if report is None:
-        return s._(INACTIVE)
-    presser = await authorise_presser(s.session, update, deps, report.agency_id, roles, row.purpose)
-    if isinstance(presser, str):
-        return presser
-    outcome = await run(deps, report, presser)
-    if not outcome.ok:
-        return await refused_text(
-            s.session, update, presser, report, outcome, row.purpose, deps.now(), deps.settings.zone
-        )
-    return s._(done, code=report.code)
-
-
 async def on_coordination(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`co:<request>`: an official of the asked agency starts answering."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    deps = deps_of(context)
-    async with deps.sessions.begin() as session:
-        reply = await _start_answer(session, update, deps, query.data)
-    await deliver(update, context, reply)
+    await answer_press(update, context, _start_answer)
 
 
 async def _start_answer(session: AsyncSession, update: Update, deps: Deps, data: str) -> Reply:
     number = data.partition(":")[2]
-    chat = update.effective_chat
-    request = await session.get(CoordinationRequest, int(number)) if number.isdigit() else None
-    report = await session.get(Report, request.report_id) if request else None
-    in_group = chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP)
-    if in_group and await officials.binding_of_chat(session, chat.id) is None:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(NOT_BOUND))
+    request = await casework.coordination_request(session, int(number)) if number.isdigit() else None
+    report = await casework.report_by_id(session, request.report_id) if request else None
+    if await in_unbound_group(session, update):
+        return await refuse_press(session, update, deps, NOT_BOUND)
     if request is None or report is None:
-        _ = await presser_translator(session, update, deps.settings.default_language)
-        return refuse(_, _(INACTIVE))
-    presser = await authorise_presser(session, update, deps, request.to_agency_id, ANSWERERS, data)
-    if isinstance(presser, str):
-        return refuse(await presser_translator(session, update, deps.settings.default_language), presser)
+        return await refuse_press(session, update, deps, INACTIVE)
+    presser = await authorise_press(session, update, deps, request.to_agency_id, ANSWERERS, data)
+    if isinstance(presser, Reply):
+        return presser
     _ = presser._
     if request.answered_at is not None:
         return refuse(_, await _answered_text(session, request, _, deps))
-    asking = await session.get(Agency, request.from_agency_id)
+    asking = await officials.agency_by_id(session, request.from_agency_id)
     assert asking is not None
     await prompts.ask(
         session, presser.user.id, COORDINATION_ANSWER, deps.now(), report_id=report.id, data={"request_id": request.id}
@@ -609,7 +566,7 @@ async def _start_answer(session: AsyncSession, update: Update, deps: Deps, data:
 
 
 async def _answered_text(session: AsyncSession, request: CoordinationRequest, _: Translator, deps: Deps) -> str:
-    name = await session.scalar(select(Official.full_name).where(Official.id == request.answered_by_official_id))
+    name = await officials.official_name(session, request.answered_by_official_id)
     assert request.answered_at is not None
     return _(
         "This request was already answered by {name} at {time}.",
@@ -627,7 +584,7 @@ async def on_coordination_answer(
         return text[0]
     deps = deps_of(context)
     await prompts.clear(s.session, s.user.id)
-    request = await s.session.get(CoordinationRequest, int(row.data.get("request_id", 0)))
+    request = await casework.coordination_request(s.session, int(row.data.get("request_id", 0)))
     if request is None:
         return s._(INACTIVE)
     presser = await authorise_presser(s.session, update, deps, request.to_agency_id, ANSWERERS, row.purpose)
@@ -655,10 +612,9 @@ async def queue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     markup: InlineKeyboardMarkup | None = None
     async with deps.sessions.begin() as session:
         _ = await presser_translator(session, update, deps.settings.default_language)
-        official = await officials.authorise(session, update.effective_user.id, None, ANY_ROLE)
-        if isinstance(official, Refusal):
-            log_refusal(session, update, official, "/queue", deps.now(), None)
-            text = refusal_text(official, _)
+        official = await authorised(session, update, None, ANY_ROLE, "/queue", deps.now(), _)
+        if isinstance(official, str):
+            text = official
         else:
             items = await worklist.queue_for(session, official, await roles_of(session, official.id))
             text, markup = queue_view(items, _, deps)

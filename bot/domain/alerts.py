@@ -67,11 +67,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.delivery import outbox
 from bot.delivery.rendering import RENDERERS, Attachment, Button, Rendered
 from bot.domain import subscriptions
-from bot.domain.notices import reachable
+from bot.domain.notices import tell_official
 from bot.domain.officials import roles_of
 from bot.domain.reports import next_number
 from bot.i18n import N_, Translator, nfc, translator
@@ -224,34 +225,70 @@ class Problem(enum.StrEnum):
 # --- drafting ---------------------------------------------------------------------------------------
 
 
+async def alert_by_id(session: AsyncSession, alert_id: int) -> Alert | None:
+    return await session.get(Alert, alert_id)
+
+
 async def new_code(session: AsyncSession, at: datetime) -> str:
     return f"{CODE_PREFIX}-{at.year}-{await next_number(session, f'alert:{at.year}'):06d}"
 
 
-async def new_draft(session: AsyncSession, author: Official, mode: AlertMode, at: datetime) -> Alert:
+async def _new_alert(session: AsyncSession, author: Official, at: datetime, **fields: Any) -> Alert:
+    """A new alert of `author`'s agency, numbered, with nothing delivered yet; flushed, so it has its id."""
     alert = Alert(
         code=await new_code(session, at),
-        kind=AlertKind.ALERT,
-        mode=mode,
-        msg_type=MessageType.ALERT,
-        status=AlertStatus.DRAFT,
         version=1,
-        category=Category.OTHER,
-        severity=Severity.UNKNOWN,
-        urgency=Urgency.UNKNOWN,
-        certainty=Certainty.UNKNOWN,
-        whole_province=True,
-        attachment_is_photo=False,
         author_official_id=author.id,
         agency_id=author.agency_id,
         recipients=0,
         delivery={},
         created_at=at,
         updated_at=at,
+        **fields,
     )
     session.add(alert)
     await session.flush()
     return alert
+
+
+def _changing(original: Alert, msg_type: MessageType) -> dict[str, Any]:
+    """What an update or a cancellation takes over from the alert it changes."""
+    return {
+        "kind": original.kind,
+        "mode": original.mode,
+        "msg_type": msg_type,
+        "references_id": original.id,
+        "category": original.category,
+        "severity": original.severity,
+        "urgency": original.urgency,
+        "certainty": original.certainty,
+        "headline_vi": original.headline_vi,
+        "headline_en": original.headline_en,
+        "whole_province": original.whole_province,
+    }
+
+
+async def _copy_areas(session: AsyncSession, original: Alert, alert: Alert) -> None:
+    for agency_id in await area_ids(session, original):
+        session.add(AlertArea(alert_id=alert.id, agency_id=agency_id))
+
+
+async def new_draft(session: AsyncSession, author: Official, mode: AlertMode, at: datetime) -> Alert:
+    return await _new_alert(
+        session,
+        author,
+        at,
+        kind=AlertKind.ALERT,
+        mode=mode,
+        msg_type=MessageType.ALERT,
+        status=AlertStatus.DRAFT,
+        category=Category.OTHER,
+        severity=Severity.UNKNOWN,
+        urgency=Urgency.UNKNOWN,
+        certainty=Certainty.UNKNOWN,
+        whole_province=True,
+        attachment_is_photo=False,
+    )
 
 
 async def draft_change(
@@ -260,43 +297,26 @@ async def draft_change(
     """An update or a cancellation of an alert in force, prefilled from it, in the same mode."""
     if not is_in_force(original, at):
         return Problem.NOT_IN_FORCE
-    alert = Alert(
-        code=await new_code(session, at),
-        kind=original.kind,
-        mode=original.mode,
-        msg_type=msg_type,
-        references_id=original.id,
+    is_update = msg_type is MessageType.UPDATE
+    # A cancellation says only what it cancels.
+    texts = msg_type is not MessageType.CANCEL
+    alert = await _new_alert(
+        session,
+        author,
+        at,
+        **_changing(original, msg_type),
         status=AlertStatus.DRAFT,
-        version=1,
-        category=original.category,
-        severity=original.severity,
-        urgency=original.urgency,
-        certainty=original.certainty,
-        headline_vi=original.headline_vi,
-        description_vi=original.description_vi,
-        instruction_vi=original.instruction_vi,
-        headline_en=original.headline_en,
-        description_en=original.description_en,
-        instruction_en=original.instruction_en,
-        whole_province=original.whole_province,
+        description_vi=original.description_vi if texts else None,
+        instruction_vi=original.instruction_vi if texts else None,
+        description_en=original.description_en if texts else None,
+        instruction_en=original.instruction_en if texts else None,
         onset_at=original.onset_at,
-        expires_at=original.expires_at if msg_type is MessageType.UPDATE else None,
-        attachment_key=original.attachment_key if msg_type is MessageType.UPDATE else None,
-        attachment_name=original.attachment_name if msg_type is MessageType.UPDATE else None,
-        attachment_is_photo=original.attachment_is_photo and msg_type is MessageType.UPDATE,
-        author_official_id=author.id,
-        agency_id=author.agency_id,
-        recipients=0,
-        delivery={},
-        created_at=at,
-        updated_at=at,
+        expires_at=original.expires_at if is_update else None,
+        attachment_key=original.attachment_key if is_update else None,
+        attachment_name=original.attachment_name if is_update else None,
+        attachment_is_photo=original.attachment_is_photo and is_update,
     )
-    if msg_type is MessageType.CANCEL:
-        alert.description_vi = alert.description_en = alert.instruction_vi = alert.instruction_en = None
-    session.add(alert)
-    await session.flush()
-    for agency_id in await area_ids(session, original):
-        session.add(AlertArea(alert_id=alert.id, agency_id=agency_id))
+    await _copy_areas(session, original, alert)
     return alert
 
 
@@ -480,18 +500,27 @@ async def submit(session: AsyncSession, alert: Alert, author: Official, at: date
     alert.decision_comment = None
     deciders = [(o, u) for o, u in await focal_officials(session) if o.id != author.id]
     params = await review_params(session, alert)
-    for official, user in deciders:
-        await outbox.enqueue(
-            session,
-            chat_id=user.chat_id,
-            kind=ALERT_REVIEW,
-            recipient_user_id=user.id,
-            priority=Priority.CONTROL,
-            not_before=at,
-            dedupe_key=f"alert-review:{alert.id}:{alert.version}:{official.id}",
-            params=params,
+    for official, _user in deciders:
+        await _control(
+            session, official.id, ALERT_REVIEW, at, f"alert-review:{alert.id}:{alert.version}:{official.id}", params
         )
     return len(deciders)
+
+
+async def _control(
+    session: AsyncSession, official_id: int, kind: str, at: datetime, dedupe_key: str, params: dict[str, Any]
+) -> None:
+    """A message of the alerts' own workflow to an official who may still hear it, ahead of any subscriber's."""
+    await tell_official(
+        session,
+        official_id,
+        None,
+        kind=kind,
+        params=params,
+        dedupe_key=dedupe_key,
+        priority=Priority.CONTROL,
+        not_before=at,
+    )
 
 
 async def review_params(session: AsyncSession, alert: Alert) -> dict[str, Any]:
@@ -578,24 +607,19 @@ async def focal_work(session: AsyncSession, official: Official) -> FocalWork:
     """
     if Role.FOCAL_UNIT not in await roles_of(session, official.id):
         return FocalWork((), ())
-    others = Alert.author_official_id != official.id
-    waiting = (
-        await session.scalars(
+
+    async def others(status: AlertStatus, first: InstrumentedAttribute[datetime | None]) -> tuple[Alert, ...]:
+        rows = await session.scalars(
             select(Alert)
-            .where(Alert.status == AlertStatus.SUBMITTED, others)
-            .order_by(Alert.submitted_at, Alert.id)
+            .where(Alert.status == status, Alert.author_official_id != official.id)
+            .order_by(first, Alert.id)
             .limit(FOCAL_LIST_LIMIT)
         )
-    ).all()
-    scheduled = (
-        await session.scalars(
-            select(Alert)
-            .where(Alert.status == AlertStatus.SCHEDULED, others)
-            .order_by(Alert.publish_at, Alert.id)
-            .limit(FOCAL_LIST_LIMIT)
-        )
-    ).all()
-    return FocalWork(tuple(waiting), tuple(scheduled))
+        return tuple(rows.all())
+
+    return FocalWork(
+        await others(AlertStatus.SUBMITTED, Alert.submitted_at), await others(AlertStatus.SCHEDULED, Alert.publish_at)
+    )
 
 
 async def may_see(session: AsyncSession, alert: Alert, official: Official) -> bool:
@@ -682,18 +706,13 @@ async def _tell(
 ) -> None:
     """What happened to `alert` (ALERT_DECISION), to the officials `to` other than the one who did it."""
     for official_id in sorted({i for i in to if i is not None} - {by.id if by else None}):
-        user = await reachable(session, official_id, None)
-        if user is None:
-            continue
-        await outbox.enqueue(
+        await _control(
             session,
-            chat_id=user.chat_id,
-            kind=ALERT_DECISION,
-            recipient_user_id=user.id,
-            priority=Priority.CONTROL,
-            not_before=at,
-            dedupe_key=f"alert-decision:{alert.id}:{alert.version}:{official_id}",
-            params={
+            official_id,
+            ALERT_DECISION,
+            at,
+            f"alert-decision:{alert.id}:{alert.version}:{official_id}",
+            {
                 "alert_id": alert.id,
                 "code": alert.code,
                 "mode": alert.mode.value,
@@ -955,36 +974,18 @@ async def cancel_now(
         return Problem.NOT_YOURS
     if not await hold_in_force(session, original, at):
         return Problem.NOT_IN_FORCE
-    cancel = Alert(
-        code=await new_code(session, at),
-        kind=original.kind,
-        mode=original.mode,
-        msg_type=MessageType.CANCEL,
-        references_id=original.id,
+    cancel = await _new_alert(
+        session,
+        approver,
+        at,
+        **_changing(original, MessageType.CANCEL),
         status=AlertStatus.SUBMITTED,
-        version=1,
-        category=original.category,
-        severity=original.severity,
-        urgency=original.urgency,
-        certainty=original.certainty,
-        headline_vi=original.headline_vi,
-        headline_en=original.headline_en,
-        whole_province=original.whole_province,
-        author_official_id=approver.id,
-        agency_id=approver.agency_id,
         approver_official_id=approver.id,
         decided_at=at,
         submitted_at=at,
         attachment_is_photo=False,
-        recipients=0,
-        delivery={},
-        created_at=at,
-        updated_at=at,
     )
-    session.add(cancel)
-    await session.flush()
-    for agency_id in await area_ids(session, original):
-        session.add(AlertArea(alert_id=cancel.id, agency_id=agency_id))
+    await _copy_areas(session, original, cancel)
     await session.flush()
     await publish(session, cancel, at, zone_name=zone_name, channels=channels)
     return cancel
@@ -1082,6 +1083,13 @@ class Progress:
         }
 
 
+async def progress_reader(session: AsyncSession, alert: Alert) -> User | None:
+    """The account whose chat holds the alert's progress message (for its language), if it is someone's."""
+    return await session.scalar(
+        select(User).where(User.platform == alert.progress_platform, User.chat_id == alert.progress_chat_id).limit(1)
+    )
+
+
 async def progress(session: AsyncSession, alert: Alert) -> Progress:
     withdrawn = OutboxMessage.last_error.like(f"{WITHDRAWN_MARK}%") | OutboxMessage.last_error.like(
         f"{UNCERTAIN_MARK}%"
@@ -1174,18 +1182,13 @@ async def _report(session: AsyncSession, alert: Alert, state: Progress, at: date
     seconds = max(0.0, (at - (alert.published_at or at)).total_seconds())
     official_ids = {i for i in (alert.approver_official_id, alert.author_official_id) if i is not None}
     for official_id in sorted(official_ids):
-        user = await reachable(session, official_id, None)
-        if user is None:
-            continue
-        await outbox.enqueue(
+        await _control(
             session,
-            chat_id=user.chat_id,
-            kind=ALERT_REPORT,
-            recipient_user_id=user.id,
-            priority=Priority.CONTROL,
-            not_before=at,
-            dedupe_key=f"alert-report:{alert.id}:{official_id}",
-            params={
+            official_id,
+            ALERT_REPORT,
+            at,
+            f"alert-report:{alert.id}:{official_id}",
+            {
                 "alert_id": alert.id,
                 "code": alert.code,
                 "mode": alert.mode.value,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
 from bot.delivery.rendering import RENDERERS, Button, Rendered
+from bot.domain import report_photos
 from bot.domain.deadlines import StageLimits
 from bot.domain.labels import CARD_STATE_LABELS
 from bot.domain.workflow import Action, State
@@ -125,11 +126,7 @@ async def refresh(session: AsyncSession, desk: Desk, report: Report, at: datetim
     if card is not None:
         await outbox.enqueue(session, chat_id=chat_id, kind=KIND, params=params, edit_of_id=card.id)
         return
-    photos = (
-        await session.scalars(
-            select(ReportPhoto.display_key).where(ReportPhoto.report_id == report.id).order_by(ReportPhoto.position)
-        )
-    ).all()
+    photos = await report_photos.display_keys(session, report.id)
     first = await session.scalar(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == _dedupe_key(report.id, report.agency_id))
     )

@@ -150,7 +150,7 @@ async def _follow_up(
     if action is Action.TRANSFER:
         await cards.show_transferred(session, desk, report, before.agency_id, at)
         await notices.tell_transferred_in(session, desk, report, event)
-    citizen = await session.get(User, report.citizen_id)
+    citizen = await citizen_of(session, report)
     assert citizen is not None
     if action in notices.FOR_CITIZEN:
         await notices.tell_citizen(session, desk, report, citizen, event)
@@ -261,7 +261,7 @@ async def reveal_contact(
     outcome = await act(session, desk, report, Action.REVEAL_CONTACT, actor, at, {})
     if not outcome.ok:
         return outcome, None
-    citizen = await session.get(User, report.citizen_id)
+    citizen = await citizen_of(session, report)
     assert citizen is not None
     return outcome, Contact(citizen.full_name, citizen.phone, report.identity_public)
 
@@ -314,6 +314,19 @@ async def hand_over(
 
 
 # --- reading --------------------------------------------------------------------------------
+
+
+async def report_by_id(session: AsyncSession, report_id: int) -> Report | None:
+    return await session.get(Report, report_id)
+
+
+async def citizen_of(session: AsyncSession, report: Report) -> User | None:
+    """The account of the citizen who sent the report."""
+    return await session.get(User, report.citizen_id)
+
+
+async def coordination_request(session: AsyncSession, request_id: int) -> CoordinationRequest | None:
+    return await session.get(CoordinationRequest, request_id)
 
 
 async def handling_officers(session: AsyncSession, agency_id: int) -> list[Official]:

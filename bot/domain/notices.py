@@ -87,15 +87,38 @@ async def _names(session: AsyncSession, report: Report) -> dict[str, Any]:
     }
 
 
-async def tell_citizen(session: AsyncSession, desk: Desk, report: Report, citizen: User, event: ReportEvent) -> None:
-    action = Action(event.kind)
-    params: dict[str, Any] = {
+async def _step(session: AsyncSession, desk: Desk, report: Report, event: ReportEvent) -> dict[str, Any]:
+    """What a message about a step of a report says of it: which report, what happened, the next deadline."""
+    return {
         "report_id": report.id,
         "code": report.code,
-        "action": action.value,
+        "action": Action(event.kind).value,
         "tz": desk.timezone,
         "due_at": _when(report.due_at),
         **await _names(session, report),
+    }
+
+
+async def _to_chats(
+    session: AsyncSession, chats: list[tuple[str, int | None]], kind: str, params: dict[str, Any], dedupe: str
+) -> None:
+    """The same message to each of an agency's chats (`_agency_chats`), once per chat."""
+    for chat_id, user_id in chats:
+        await outbox.enqueue(
+            session,
+            chat_id=chat_id,
+            kind=kind,
+            params=params,
+            recipient_user_id=user_id,
+            priority=Priority.NORMAL,
+            dedupe_key=f"{dedupe}:{chat_id}",
+        )
+
+
+async def tell_citizen(session: AsyncSession, desk: Desk, report: Report, citizen: User, event: ReportEvent) -> None:
+    action = Action(event.kind)
+    params: dict[str, Any] = {
+        **await _step(session, desk, report, event),
         "text": event.details.get(Need.REASON.value)
         or event.details.get(Need.QUESTION.value)
         or event.details.get(Need.ANSWER.value),
@@ -139,59 +162,69 @@ async def reachable(session: AsyncSession, official_id: int | None, agency_id: i
     return await session.get(User, official.user_id)
 
 
+async def tell_official(
+    session: AsyncSession,
+    official_id: int | None,
+    agency_id: int | None,
+    *,
+    kind: str,
+    params: Mapping[str, Any],
+    dedupe_key: str,
+    priority: int = Priority.ROUTINE,
+    not_before: datetime | None = None,
+) -> bool:
+    """A private message to an official who may still hear about work of `agency_id` (`reachable`); whether one may."""
+    user = await reachable(session, official_id, agency_id)
+    if user is None:
+        return False
+    await outbox.enqueue(
+        session,
+        chat_id=user.chat_id,
+        kind=kind,
+        params=params,
+        recipient_user_id=user.id,
+        priority=priority,
+        not_before=not_before,
+        dedupe_key=dedupe_key,
+    )
+    return True
+
+
 async def tell_assignee(
     session: AsyncSession, desk: Desk, report: Report, official_id: int | None, event: ReportEvent
 ) -> None:
     params = {
-        "report_id": report.id,
-        "code": report.code,
-        "action": event.kind,
-        "tz": desk.timezone,
-        "due_at": _when(report.due_at),
-        **await _names(session, report),
+        **await _step(session, desk, report, event),
         "text": event.details.get(Need.COMMENT.value)
         or event.details.get(Need.QUESTION.value)
         or event.details.get(Need.REASON.value),
         "description": report.description[:500],
     }
-    user = await reachable(session, official_id, report.agency_id)
-    if user is None:
-        # The workflow only assigns active officials of the agency; what reaches a
-        # past assignee later (a citizen's question, a returned result) goes to the agency.
-        if Action(event.kind) in _AGENCY_TASK_TEXTS:
-            for chat_id, user_id in await _agency_chats(session, report.agency_id):
-                await outbox.enqueue(
-                    session,
-                    chat_id=chat_id,
-                    kind=AGENCY_TASK,
-                    params=params,
-                    recipient_user_id=user_id,
-                    priority=Priority.NORMAL,
-                    dedupe_key=f"agencytask:{event.id}:{chat_id}",
-                )
-        return
-    await outbox.enqueue(
+    told = await tell_official(
         session,
-        chat_id=user.chat_id,
+        official_id,
+        report.agency_id,
         kind=OFFICIAL_TASK,
         params=params,
-        recipient_user_id=user.id,
-        priority=Priority.NORMAL,
         dedupe_key=f"task:{event.id}",
+        priority=Priority.NORMAL,
     )
+    # The workflow only assigns active officials of the agency; what reaches a
+    # past assignee later (a citizen's question, a returned result) goes to the agency.
+    if not told and Action(event.kind) in _AGENCY_TASK_TEXTS:
+        await _to_chats(
+            session, await _agency_chats(session, report.agency_id), AGENCY_TASK, params, f"agencytask:{event.id}"
+        )
 
 
 async def tell_unassigned(session: AsyncSession, report: Report, official_id: int, event: ReportEvent) -> None:
     # The work is no longer theirs whatever agency they are in now.
-    user = await reachable(session, official_id, None)
-    if user is None:
-        return
-    await outbox.enqueue(
+    await tell_official(
         session,
-        chat_id=user.chat_id,
+        official_id,
+        None,
         kind=OFFICIAL_UNTASK,
         params={"code": report.code, "action": event.kind},
-        recipient_user_id=user.id,
         dedupe_key=f"untask:{event.id}",
     )
 
@@ -233,16 +266,7 @@ async def tell_transferred_in(session: AsyncSession, desk: Desk, report: Report,
         "from_en": source.name_en if source else "",
         **await _names(session, report),
     }
-    for chat_id, user_id in chats:
-        await outbox.enqueue(
-            session,
-            chat_id=chat_id,
-            kind=AGENCY_TRANSFERRED,
-            params=params,
-            recipient_user_id=user_id,
-            priority=Priority.NORMAL,
-            dedupe_key=f"transferred:{event.id}:{chat_id}",
-        )
+    await _to_chats(session, chats, AGENCY_TRANSFERRED, params, f"transferred:{event.id}")
 
 
 async def tell_replaced_group(session: AsyncSession, chat_id: str, agency: Agency) -> None:
@@ -262,16 +286,9 @@ async def ask_agency(session: AsyncSession, desk: Desk, report: Report, request:
         "description": report.description[:500],
         **await _names(session, report),
     }
-    for chat_id, user_id in await _agency_chats(session, request.to_agency_id):
-        await outbox.enqueue(
-            session,
-            chat_id=chat_id,
-            kind=AGENCY_COORDINATION,
-            params=params,
-            recipient_user_id=user_id,
-            priority=Priority.NORMAL,
-            dedupe_key=f"coord:{request.id}:{chat_id}",
-        )
+    await _to_chats(
+        session, await _agency_chats(session, request.to_agency_id), AGENCY_COORDINATION, params, f"coord:{request.id}"
+    )
 
 
 async def tell_coordination_answer(
@@ -289,28 +306,19 @@ async def tell_coordination_answer(
     # The handler who works on it now, else the official who asked, else (both
     # gone from the agency) the agency itself.
     for official_id in (report.assignee_id, request.asked_by_official_id):
-        user = await reachable(session, official_id, report.agency_id)
-        if user is not None:
-            await outbox.enqueue(
-                session,
-                chat_id=user.chat_id,
-                kind=COORDINATION_ANSWER,
-                params=params,
-                recipient_user_id=user.id,
-                priority=Priority.NORMAL,
-                dedupe_key=f"coordans:{request.id}",
-            )
-            return
-    for chat_id, user_id in await _agency_chats(session, report.agency_id):
-        await outbox.enqueue(
+        if await tell_official(
             session,
-            chat_id=chat_id,
+            official_id,
+            report.agency_id,
             kind=COORDINATION_ANSWER,
             params=params,
-            recipient_user_id=user_id,
+            dedupe_key=f"coordans:{request.id}",
             priority=Priority.NORMAL,
-            dedupe_key=f"coordans:{request.id}:{chat_id}",
-        )
+        ):
+            return
+    await _to_chats(
+        session, await _agency_chats(session, report.agency_id), COORDINATION_ANSWER, params, f"coordans:{request.id}"
+    )
 
 
 # --- renderers -------------------------------------------------------------------------------
@@ -382,6 +390,12 @@ _TASK_TEXTS = {
 }
 
 
+def _with_open_button(text: str, params: Mapping[str, Any], _: Translator) -> Rendered:
+    """The text with the button that opens the report's work view (handlers/workdesk.py)."""
+    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
+    return Rendered(text, buttons=((open_button,),))
+
+
 @RENDERERS.renderer(OFFICIAL_TASK)
 def render_task(params: Mapping[str, Any], _: Translator) -> Rendered:
     due = _.datetime(datetime.fromisoformat(params["due_at"]), ZoneInfo(params["tz"])) if params.get("due_at") else "—"
@@ -393,8 +407,7 @@ def render_task(params: Mapping[str, Any], _: Translator) -> Rendered:
         text=params.get("text") or "",
     )
     text += "\n\n" + params["description"]
-    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
-    return Rendered(text, buttons=((open_button,),))
+    return _with_open_button(text, params, _)
 
 
 _AGENCY_TASK_TEXTS = {
@@ -413,8 +426,7 @@ _AGENCY_TASK_TEXTS = {
 def render_agency_task(params: Mapping[str, Any], _: Translator) -> Rendered:
     text = _(_AGENCY_TASK_TEXTS[Action(params["action"])], code=params["code"], text=params.get("text") or "")
     text += "\n\n" + params["description"]
-    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
-    return Rendered(text, buttons=((open_button,),))
+    return _with_open_button(text, params, _)
 
 
 @RENDERERS.renderer(OFFICIAL_UNTASK)
@@ -435,8 +447,7 @@ def render_transferred(params: Mapping[str, Any], _: Translator) -> Rendered:
         reason=params["reason"],
         description=params["description"],
     )
-    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
-    return Rendered(text, buttons=((open_button,),))
+    return _with_open_button(text, params, _)
 
 
 @RENDERERS.renderer(GROUP_REPLACED)
@@ -471,5 +482,4 @@ def render_coordination_answer(params: Mapping[str, Any], _: Translator) -> Rend
         code=params["code"],
         answer=params["answer"],
     )
-    open_button = Button(_("🛠 Open the report"), callback_data=f"{WORK}:op:{params['report_id']}")
-    return Rendered(text, buttons=((open_button,),))
+    return _with_open_button(text, params, _)

@@ -317,6 +317,49 @@ async def agencies_by_id(session: AsyncSession, ids: Iterable[int]) -> list[Agen
     return list((await session.scalars(select(Agency).where(Agency.id.in_(wanted)))).all())
 
 
+async def agency_by_id(session: AsyncSession, agency_id: int) -> Agency | None:
+    return await session.get(Agency, agency_id)
+
+
+async def official_by_id(session: AsyncSession, official_id: int) -> Official | None:
+    return await session.get(Official, official_id)
+
+
+async def official_name(session: AsyncSession, official_id: int | None) -> str | None:
+    """An official's full name; None for no official, or one not found."""
+    official = await session.get(Official, official_id) if official_id is not None else None
+    return official.full_name if official is not None else None
+
+
+async def account_of(session: AsyncSession, official_id: int | None) -> User | None:
+    """The account an official acts from; None for no official, or one not found."""
+    official = await session.get(Official, official_id) if official_id is not None else None
+    return await session.get(User, official.user_id) if official is not None else None
+
+
+async def full_name_of_user(session: AsyncSession, user_id: int) -> str | None:
+    """The full name of the official behind this account; None if it is no official's."""
+    return await session.scalar(select(Official.full_name).where(Official.user_id == user_id))
+
+
+async def names_by_user(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """The officials' full names by their accounts' ids; accounts of no official are left out."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    return dict(
+        (await session.execute(select(Official.user_id, Official.full_name).where(Official.user_id.in_(wanted)))).all()
+    )
+
+
+async def names_by_id(session: AsyncSession, official_ids: Iterable[int]) -> dict[int, str]:
+    """The officials' full names by their ids; unknown ids are left out."""
+    wanted = set(official_ids)
+    if not wanted:
+        return {}
+    return dict((await session.execute(select(Official.id, Official.full_name).where(Official.id.in_(wanted)))).all())
+
+
 async def find_official(session: AsyncSession, ref: str) -> Official | None:
     """An official by id ("12") or by the phone number on their invitation ("0912 345 678")."""
     ref = ref.strip()
@@ -724,6 +767,29 @@ def _set_status(official: Official, status: OfficialStatus, at: datetime, reason
     official.status_reason = nfc(reason)[:500] if reason else None
 
 
+def _audit_status(
+    session: AsyncSession,
+    action: AuditAction,
+    official: Official,
+    actor: Actor,
+    at: datetime,
+    reason: str | None,
+    **details: Any,
+) -> None:
+    """Log a change of an official's status (suspended, revoked, reinstated)."""
+    audit(
+        session,
+        action,
+        OK,
+        actor,
+        at=at,
+        subject_official_id=official.id,
+        agency_id=official.agency_id,
+        reason=reason,
+        **details,
+    )
+
+
 async def suspend(
     session: AsyncSession,
     official: Official,
@@ -748,15 +814,13 @@ async def suspend(
     _set_status(official, OfficialStatus.SUSPENDED, at, reason)
     invitations, codes = await _withdraw_issued(session, official, at)
     handed = await reassign_open_work(session, desk, official, handover_to, at, HandoverReason.SUSPENDED)
-    audit(
+    _audit_status(
         session,
         AuditAction.SUSPEND,
-        OK,
+        official,
         actor,
-        at=at,
-        subject_official_id=official.id,
-        agency_id=official.agency_id,
-        reason=reason,
+        at,
+        reason,
         withdrawn_invitations=invitations,
         withdrawn_codes=codes,
         handed_over=handed,
@@ -787,15 +851,13 @@ async def revoke(
     await session.execute(delete(OfficialRole).where(OfficialRole.official_id == official.id))
     invitations, codes = await _withdraw_issued(session, official, at)
     ended = tuple(role for role in Role if role in roles)
-    audit(
+    _audit_status(
         session,
         AuditAction.REVOKE,
-        OK,
+        official,
         actor,
-        at=at,
-        subject_official_id=official.id,
-        agency_id=official.agency_id,
-        reason=reason,
+        at,
+        reason,
         ended_roles=list(ended),
         withdrawn_invitations=invitations,
         withdrawn_codes=codes,
@@ -813,16 +875,7 @@ async def reinstate(
     if official.status == OfficialStatus.REVOKED:
         return StatusProblem.REVOKED_IS_FINAL
     _set_status(official, OfficialStatus.ACTIVE, at, reason)
-    audit(
-        session,
-        AuditAction.REINSTATE,
-        OK,
-        actor,
-        at=at,
-        subject_official_id=official.id,
-        agency_id=official.agency_id,
-        reason=reason,
-    )
+    _audit_status(session, AuditAction.REINSTATE, official, actor, at, reason)
     return StatusChanged(official)
 
 
@@ -1076,7 +1129,9 @@ async def bind_group(
         )
         return BindProblem.BOUND_TO_OTHER_AGENCY
     used = await session.execute(
-        update(BindCode).where(BindCode.id == row.id, BindCode.used_at.is_(None)).values(used_at=at, used_chat_id=chat)
+        update(BindCode)
+        .where(BindCode.id == row.id, BindCode.used_at.is_(None))
+        .values(used_at=at, used_platform=platform, used_chat_id=chat)
     )
     if used.rowcount != 1:
         audit(session, AuditAction.BIND_GROUP, BindProblem.USED, actor, at=at, chat_id=chat, agency_id=agency.id)
@@ -1090,19 +1145,8 @@ async def bind_group(
     if replaced is not None:
         # One group per agency: the new group takes over from the old one.
         replaced_chat_id = replaced.chat_id
-        await session.delete(replaced)
+        await _unbind(session, replaced, actor, at, "replaced", by_chat_id=chat)
         await session.flush()
-        audit(
-            session,
-            AuditAction.UNBIND_GROUP,
-            OK,
-            actor,
-            at=at,
-            chat_id=replaced_chat_id,
-            agency_id=agency.id,
-            reason="replaced",
-            by_chat_id=chat,
-        )
         await notices.tell_replaced_group(session, replaced_chat_id, agency)
     binding = GroupBinding(
         platform=platform,
@@ -1134,6 +1178,14 @@ async def end_binding(
     binding = await binding_of_chat(session, chat_id, platform)
     if binding is None:
         return None
+    await _unbind(session, binding, actor, at, reason)
+    return binding
+
+
+async def _unbind(
+    session: AsyncSession, binding: GroupBinding, actor: Actor, at: datetime, reason: str, **details: Any
+) -> None:
+    """The group is no longer its agency's: the binding goes, and the access log says why."""
     await session.delete(binding)
     audit(
         session,
@@ -1141,11 +1193,11 @@ async def end_binding(
         OK,
         actor,
         at=at,
-        chat_id=str(chat_id),
+        chat_id=binding.chat_id,
         agency_id=binding.agency_id,
         reason=reason,
+        **details,
     )
-    return binding
 
 
 async def follow_group_migration(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -473,6 +473,17 @@ def _date(value: Any) -> date | None:
     return None
 
 
+def _entries(raw: Mapping, key: str, fields: frozenset[str], problems: _Problems) -> Iterator[tuple[int, str, Mapping]]:
+    """The mappings listed under `key`, each with its index and place in the file; anything else is a problem."""
+    for index, item in enumerate(_list(raw, key, problems)):
+        where = _join(key, index)
+        if not isinstance(item, Mapping):
+            problems.add(where, f"must be a mapping, got {_kind_of(item)}")
+            continue
+        _check_fields(item, fields, where, problems)
+        yield index, where, item
+
+
 def _agencies(
     raw: Mapping, base_dir: Path, problems: _Problems
 ) -> tuple[list[tuple[str, AgencySpec]], dict[str, AgencyKind | None]]:
@@ -483,12 +494,7 @@ def _agencies(
     """
     parsed: list[tuple[str, AgencySpec]] = []
     kinds: dict[str, AgencyKind | None] = {}
-    for index, item in enumerate(_list(raw, "agencies", problems)):
-        where = _join("agencies", index)
-        if not isinstance(item, Mapping):
-            problems.add(where, f"must be a mapping, got {_kind_of(item)}")
-            continue
-        _check_fields(item, AGENCY_FIELDS, where, problems)
+    for _index, where, item in _entries(raw, "agencies", AGENCY_FIELDS, problems):
         code = _code(item, "code", where, problems)
         kind = _choice(item, "kind", where, AgencyKind, problems)
         name_vi = _name(item, "name_vi", where, problems)
@@ -556,12 +562,7 @@ def _reject_reasons(raw: Any, where: str, problems: _Problems) -> tuple[RejectRe
 
 def _topics(raw: Mapping, problems: _Problems) -> list[tuple[str, TopicSpec]]:
     parsed: list[tuple[str, TopicSpec]] = []
-    for index, item in enumerate(_list(raw, "topics", problems)):
-        where = _join("topics", index)
-        if not isinstance(item, Mapping):
-            problems.add(where, f"must be a mapping, got {_kind_of(item)}")
-            continue
-        _check_fields(item, TOPIC_FIELDS, where, problems)
+    for index, where, item in _entries(raw, "topics", TOPIC_FIELDS, problems):
         code = _code(item, "code", where, problems)
         name_vi = _name(item, "name_vi", where, problems)
         name_en = _name(item, "name_en", where, problems)
@@ -766,26 +767,27 @@ def _assign(row: object, values: Mapping[str, Any]) -> bool:
     return changed
 
 
-async def _import_agencies(
-    session: AsyncSession, specs: Sequence[AgencySpec], now: datetime
-) -> tuple[dict[str, Agency], ChangeCounts]:
-    rows = {row.code: row for row in await session.scalars(select(Agency))}
+_Row = TypeVar("_Row", Agency, Topic)
+_Spec = TypeVar("_Spec", AgencySpec, TopicSpec)
+
+
+async def _upsert_by_code(
+    session: AsyncSession,
+    model: type[_Row],
+    specs: Sequence[_Spec],
+    values_of: Callable[[_Spec], dict[str, Any]],
+    now: datetime,
+) -> tuple[dict[str, _Row], ChangeCounts]:
+    """A row per spec, added or updated in place by code; the active rows the file no longer lists are deactivated."""
+    rows = {row.code: row for row in await session.scalars(select(model))}
     added = updated = unchanged = deactivated = 0
     listed = set()
     for spec in specs:
         listed.add(spec.code)
-        values = {
-            "kind": spec.kind,
-            "name_vi": spec.name_vi,
-            "name_en": spec.name_en,
-            "boundary_geojson": geometry_to_geojson(spec.boundary) if spec.boundary is not None else None,
-            "office_hours_json": weekly_hours_to_json(spec.office_hours) if spec.office_hours is not None else None,
-            "reject_reasons_json": reject_reasons_to_json(spec.reject_reasons),
-            "active": True,
-        }
+        values = values_of(spec)
         row = rows.get(spec.code)
         if row is None:
-            row = Agency(code=spec.code, updated_at=now, **values)
+            row = model(code=spec.code, updated_at=now, **values)
             session.add(row)
             rows[spec.code] = row
             added += 1
@@ -799,20 +801,35 @@ async def _import_agencies(
             row.active = False
             row.updated_at = now
             deactivated += 1
+    return rows, ChangeCounts(added, updated, unchanged, deactivated)
+
+
+def _agency_values(spec: AgencySpec) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "name_vi": spec.name_vi,
+        "name_en": spec.name_en,
+        "boundary_geojson": geometry_to_geojson(spec.boundary) if spec.boundary is not None else None,
+        "office_hours_json": weekly_hours_to_json(spec.office_hours) if spec.office_hours is not None else None,
+        "reject_reasons_json": reject_reasons_to_json(spec.reject_reasons),
+        "active": True,
+    }
+
+
+async def _import_agencies(
+    session: AsyncSession, specs: Sequence[AgencySpec], now: datetime
+) -> tuple[dict[str, Agency], ChangeCounts]:
+    rows, counts = await _upsert_by_code(session, Agency, specs, _agency_values, now)
     # New agencies need their ids before topics and the province refer to them.
     await session.flush()
-    return rows, ChangeCounts(added, updated, unchanged, deactivated)
+    return rows, counts
 
 
 async def _import_topics(
     session: AsyncSession, specs: Sequence[TopicSpec], agencies: Mapping[str, Agency], now: datetime
 ) -> ChangeCounts:
-    rows = {row.code: row for row in await session.scalars(select(Topic))}
-    added = updated = unchanged = deactivated = 0
-    listed = set()
-    for spec in specs:
-        listed.add(spec.code)
-        values = {
+    def values_of(spec: TopicSpec) -> dict[str, Any]:
+        return {
             "name_vi": spec.name_vi,
             "name_en": spec.name_en,
             "position": spec.position,
@@ -820,21 +837,9 @@ async def _import_topics(
             "department_id": agencies[spec.department].id if spec.department else None,
             "active": True,
         }
-        row = rows.get(spec.code)
-        if row is None:
-            session.add(Topic(code=spec.code, updated_at=now, **values))
-            added += 1
-        elif _assign(row, values):
-            row.updated_at = now
-            updated += 1
-        else:
-            unchanged += 1
-    for code, row in rows.items():
-        if code not in listed and row.active:
-            row.active = False
-            row.updated_at = now
-            deactivated += 1
-    return ChangeCounts(added, updated, unchanged, deactivated)
+
+    _rows, counts = await _upsert_by_code(session, Topic, specs, values_of, now)
+    return counts
 
 
 def _import_province_row(

@@ -132,7 +132,8 @@ async def submit(
                 original_sha256=photo.original_sha256,
                 original_key=photo.original_key,
                 display_key=photo.display_key,
-                telegram_file_id=photo.file_id,
+                file_platform=photo.file_platform,
+                file_id=photo.file_id,
                 source_format=photo.source_format,
                 width=photo.width,
                 height=photo.height,
@@ -225,3 +226,8 @@ async def topics(session: AsyncSession) -> list[Topic]:
     return list(
         (await session.scalars(select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.id))).all()
     )
+
+
+async def topic_by_code(session: AsyncSession, code: str) -> Topic | None:
+    """The topic a draft names, offered or not (a draft may outlive a topic's withdrawal)."""
+    return await session.scalar(select(Topic).where(Topic.code == code))
