@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 
 from bot.conversation import dialogue, drafting, myreports, onboarding, photos
 from bot.conversation.inputs import (
@@ -658,37 +657,18 @@ async def test_a_forged_topic_says_the_button_is_no_longer_active(deps: Deps) ->
     assert await lan.press("tp:nonexistent") == [Say(INACTIVE), prompt]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bot/conversation/followup.py:121-123 parse() checks str.isdigit() and then calls int(): "
-    "'²'.isdigit() is True but int('²') raises (settings.py:143-148 on_follow does the same)",
-)
 async def test_a_forged_report_number_of_superscript_digits_is_inactive(deps: Deps) -> None:
     lan = Person(deps)
     await lan.register()
     assert await lan.press("fu:cl:²") == [Say(INACTIVE)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, DBAPIError),
-    reason="bot/conversation/myreports.py:168-170 _tail_int (and followup.py:121-123 parse) pass any int to "
-    "session.get: a 20-digit id overflows the parameter (SQLite OverflowError, asyncpg DataError 'value out "
-    "of int64 range' as sqlalchemy DBAPIError) instead of 'not found'",
-)
 async def test_a_forged_report_number_beyond_any_id_is_not_found(deps: Deps) -> None:
     lan = Person(deps)
     await lan.register()
     assert await lan.press("mr:o:" + "9" * 20) == [Say(VI(myreports.NOT_FOUND))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bot/conversation/onboarding.py:79 on_consent takes every 'ob:' payload but 'ob:yes' as a refusal: "
-    "a forged 'ob:maybe' withdraws a registered citizen's consent",
-)
 async def test_a_forged_consent_button_changes_nothing(deps: Deps) -> None:
     lan = Person(deps)
     await lan.register()

@@ -335,13 +335,6 @@ async def test_a_citizen_on_pigeon_reports_follows_and_rates(deps: Deps) -> None
     assert not set(ratings) & set(detail.labels)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bot/domain/notices.py tell_citizen (and tell_official, _to_chats) call outbox.enqueue without "
-    "platform=: every row defaults to DEFAULT_PLATFORM 'telegram', so a Pigeon citizen's step messages "
-    "go to the Telegram sender with a Pigeon chat id",
-)
 async def test_the_step_messages_reach_the_pigeon_citizen_through_the_outbox_sender(deps: Deps) -> None:
     pigeon = Pigeon(deps)
     lan, report = await register_and_report(pigeon)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import prompts
 from bot.conversation.inputs import Button, Input, Text
 from bot.conversation.menus import MENU_LABELS
+from bot.conversation.payloads import record_id
 from bot.conversation.replies import EditButtons, MessageRef, Reply, Rows, Say
 from bot.conversation.scope import Scope
 from bot.deps import Deps
@@ -118,9 +119,10 @@ class Press:
 
 def parse(data: str) -> Press | None:
     parts = data.split(":")
-    if len(parts) < 3 or parts[0] != PREFIX or parts[1] not in VERBS or not parts[2].isdigit():
+    report_id = record_id(parts[2]) if len(parts) >= 3 else None
+    if report_id is None or parts[0] != PREFIX or parts[1] not in VERBS:
         return None
-    action, report_id = VERBS[parts[1]], int(parts[2])
+    action = VERBS[parts[1]]
     if action is Action.RATE:
         if len(parts) != 4 or parts[3] not in {r.value for r in Rating}:
             return None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.conversation import followup
 from bot.conversation.drafting import place_text
 from bot.conversation.inputs import Sender
+from bot.conversation.payloads import record_id
 from bot.conversation.replies import EditButtons, Images, Reply, Rows, Say, ShowInPlace
 from bot.conversation.scope import user_scope
 from bot.deps import Deps
@@ -166,7 +167,5 @@ async def on_button(deps: Deps, sender: Sender, data: str) -> list[Reply]:
 
 
 def _tail_int(data: str) -> int:
-    try:
-        return int(data.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        return -1
+    found = record_id(data.rsplit(":", 1)[-1])
+    return -1 if found is None else found

@@ -9,7 +9,7 @@ from bot.conversation.scope import user_scope
 from bot.deps import Deps
 from bot.domain import citizens, subscriptions
 from bot.domain.citizens import NameProblem, OnboardingStep, PhoneProblem
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 
 CONSENT_YES = "ob:yes"
 CONSENT_NO = "ob:no"
@@ -75,7 +75,15 @@ async def start(deps: Deps, sender: Sender) -> list[Reply]:
     return replies
 
 
+INACTIVE = N_("That button is no longer active.")
+
+
 async def on_consent(deps: Deps, sender: Sender, payload: str) -> list[Reply]:
+    if payload not in (CONSENT_YES, CONSENT_NO):
+        # A forged or garbled press must not take back a consent given.
+        async with user_scope(deps, sender) as s:
+            _ = s._
+        return [Say(_(INACTIVE))]
     agreed = payload == CONSENT_YES
     async with user_scope(deps, sender) as s:
         if agreed:

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.inputs import Sender
 from bot.conversation.menus import main_menu
+from bot.conversation.payloads import record_id
 from bot.conversation.replies import EditButtons, Notice, Reply, Rows, Say, ShowInPlace
 from bot.conversation.scope import user_scope
 from bot.deps import Deps
@@ -140,11 +141,11 @@ async def on_follow(deps: Deps, sender: Sender, payload: str) -> list[Reply]:
             case ["p"]:
                 following = await subscriptions.following(s.session, s.user.id)
                 await subscriptions.follow_province(s.session, s.user.id, now, on=not following.whole_province)
-            case ["c", agency_id, *rest] if agency_id.isdigit():
+            case ["c", agency_id, *rest] if record_id(agency_id) is not None:
                 if await subscriptions.toggle_commune(s.session, s.user.id, int(agency_id), now) is None:
                     note = s._("That commune is no longer available.")
-                page = int(rest[0]) if rest and rest[0].isdigit() else None
-            case ["m", number] if number.isdigit():
+                page = record_id(rest[0]) if rest else None
+            case ["m", number] if record_id(number) is not None:
                 page = int(number)
             case ["t"]:
                 if await officials.full_name_of_user(s.session, s.user.id) is None:

@@ -138,6 +138,8 @@ async def tell_citizen(session: AsyncSession, desk: Desk, report: Report, citize
     await outbox.enqueue(
         session,
         chat_id=citizen.chat_id,
+        # The citizen's own messenger, whichever it is; its sender delivers the row.
+        platform=citizen.platform,
         kind=CITIZEN_STEP,
         params=params,
         recipient_user_id=citizen.id,
