@@ -22,7 +22,6 @@ from storage.models import PendingInput
 
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see what I can do.")
 CANCELLED = N_("Cancelled. Nothing was changed.")
-INACTIVE = N_("That button is no longer active.")
 
 COMMANDS = {
     "start": onboarding.start,
@@ -107,7 +106,7 @@ async def button(deps: Deps, sender: Sender, pressed: Button) -> list[Reply]:
     async with user_scope(deps, sender) as s:
         if payload.startswith(f"{followup.PREFIX}:"):
             return await followup.on_button(deps, s, pressed)
-        return [Say(s._(INACTIVE))]
+        return [Say(s._(followup.INACTIVE))]
 
 
 async def message(deps: Deps, sender: Sender, received: Input, files: Files) -> list[Reply]:

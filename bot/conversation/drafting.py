@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.followup import INACTIVE
 from bot.conversation.inputs import Input, Location, Sender, Text
 from bot.conversation.menus import TYPE_ADDRESS, labels, main_menu, share_place
 from bot.conversation.onboarding import step_prompt
@@ -48,7 +49,6 @@ PLACE_PROMPT = N_(
     "Where is it? Press the button to send your current location, or send another "
     "place with 📎 → Location. If you cannot share a location, type the address."
 )
-INACTIVE = N_("That button is no longer active.")
 
 
 # --- the buttons of each step -------------------------------------------------------------------

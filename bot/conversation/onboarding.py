@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.conversation.followup import INACTIVE
 from bot.conversation.inputs import Contact, Input, Sender, Text
 from bot.conversation.menus import main_menu, share_phone
 from bot.conversation.replies import REMOVE_KEYS, EditButtons, Reply, Rows, Say
@@ -9,7 +10,7 @@ from bot.conversation.scope import user_scope
 from bot.deps import Deps
 from bot.domain import citizens, subscriptions
 from bot.domain.citizens import NameProblem, OnboardingStep, PhoneProblem
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 
 CONSENT_YES = "ob:yes"
 CONSENT_NO = "ob:no"
@@ -73,9 +74,6 @@ async def start(deps: Deps, sender: Sender) -> list[Reply]:
         )
     replies.append(step_prompt(step, _, name))
     return replies
-
-
-INACTIVE = N_("That button is no longer active.")
 
 
 async def on_consent(deps: Deps, sender: Sender, payload: str) -> list[Reply]:
